@@ -1,0 +1,189 @@
+"""`connector init` and `connector resolve`: the company's workspace (profile, keys, refs)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from connectors import pseudonymise
+from connectors.cli._common import Context, open_profile, profile_argument
+from connectors.errors import ExportError, ProfileError
+from connectors.extract import SourceOptions, read_sample
+from connectors.pipeline import resolve_refs
+from connectors.profile import render_profile
+from connectors.suggest import MappingSuggestion, suggest_mapping
+from matcher.contract import pem_fingerprint
+
+__all__ = ["register"]
+
+PROFILE_FILE = "connector.toml"
+
+
+def register(commands: Any) -> None:
+    init = commands.add_parser(
+        "init",
+        help="create a workspace: profile, company-local key, signing key pair",
+        description=(
+            "Create a workspace folder with connector.toml (your column mapping and formats), "
+            "a company-local key (for refs), an Ed25519 signing key pair and a copy of the "
+            "matching key. With --sample, the export's header is read and a mapping is "
+            "suggested; check it before the first real run."
+        ),
+    )
+    init.add_argument("dir", type=Path, metavar="DIR", help="the workspace folder (new or empty)")
+    init.add_argument("--company", required=True, metavar="ID", help="your company id, e.g. linbo")
+    init.add_argument(
+        "--matching-key", required=True, type=Path, metavar="FILE", help="the shared matching key"
+    )
+    init.add_argument(
+        "--sample", type=Path, metavar="EXPORT", help="an export to suggest the mapping from"
+    )
+    init.add_argument(
+        "--sheet", metavar="NAME", help="XLSX sheet of the sample (default: the first)"
+    )
+    init.add_argument(
+        "--matcher-url",
+        default="http://127.0.0.1:8000",
+        metavar="URL",
+        help="the matcher's address (default http://127.0.0.1:8000)",
+    )
+    init.add_argument(
+        "--reveal-key",
+        type=Path,
+        metavar="PEM",
+        help="the matcher's reveal public key (from `matcher keys reveal-public`); pinned by "
+        "fingerprint",
+    )
+    init.set_defaults(handler=_init)
+
+    resolve = commands.add_parser(
+        "resolve",
+        help="print ref,record_id for refs of your own records (from a hit)",
+        description=(
+            "Look up your own record ids for refs named in hits, from the local ref table "
+            "that `connector pseudonymise` keeps. Refs of other companies mean nothing here."
+        ),
+    )
+    resolve.add_argument("refs", nargs="+", metavar="REF")
+    profile_argument(resolve)
+    resolve.set_defaults(handler=_resolve)
+
+
+def _init(args: argparse.Namespace, ctx: Context) -> int:
+    folder: Path = args.dir
+    if (folder / PROFILE_FILE).exists():
+        raise ProfileError(
+            f"{folder} already holds a workspace ({PROFILE_FILE}); its keys are never "
+            "overwritten. Choose another folder, or edit the existing profile"
+        )
+    if folder.exists() and not folder.is_dir():
+        raise ProfileError(f"{folder} is a file; give a folder for the workspace")
+    matching_key = pseudonymise.load_matching_key(args.matching_key)
+
+    suggestion: MappingSuggestion | None = None
+    source = SourceOptions(sheet=args.sheet)
+    if args.sample is not None:
+        if not args.sample.exists():
+            raise ExportError(f"sample export {args.sample} not found")
+        sample = read_sample(args.sample, source)
+        suggestion = suggest_mapping(sample)
+        source = SourceOptions(sheet=sample.detected.sheet or args.sheet)
+
+    fingerprint = None
+    if args.reveal_key is not None:
+        fingerprint = pem_fingerprint(args.reveal_key.read_bytes())
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pseudonymise.write_matching_key(folder / "matching.key", matching_key)
+    pseudonymise.write_local_key(folder / "local.key", pseudonymise.new_local_key())
+    private_pem, public_pem = pseudonymise.new_signing_key()
+    _write_secret(folder / "signing.key", private_pem)
+    (folder / "signing.pub").write_bytes(public_pem)
+    if args.reveal_key is not None:
+        shutil.copyfile(args.reveal_key, folder / "reveal.pub")
+
+    text = render_profile(
+        company_id=args.company,
+        matcher_url=args.matcher_url,
+        mapping=dict(suggestion.mapping) if suggestion else {},
+        date_formats={k: list(v) for k, v in suggestion.date_formats.items()} if suggestion else {},
+        source=source,
+        reveal_key_fingerprint=fingerprint,
+    )
+    (folder / PROFILE_FILE).write_text(text, encoding="utf-8")
+
+    ctx.out.print(f"Workspace {folder} for company {args.company}", markup=False)
+    ctx.out.print(f"  matching key epoch  {matching_key.epoch}", markup=False)
+    if fingerprint:
+        ctx.out.print(f"  reveal key pinned   {fingerprint}", markup=False)
+    if suggestion is not None:
+        _show_suggestion(ctx, suggestion)
+    else:
+        ctx.out.print(
+            f"No --sample given: fill in [mapping] in {folder / PROFILE_FILE} by hand.",
+            markup=False,
+        )
+    ctx.out.print(
+        "\nSend this public key to the matcher's operator; they register it with\n"
+        f"  matcher companies add {args.company} --name NAME --signing-key signing.pub\n",
+        markup=False,
+    )
+    ctx.out.print(public_pem.decode("ascii"), markup=False)
+    return 0
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    path.touch(mode=0o600, exist_ok=False)
+    path.write_bytes(data)
+
+
+def _show_suggestion(ctx: Context, suggestion: MappingSuggestion) -> None:
+    table = Table(title="Suggested mapping", show_lines=False)
+    table.add_column("column in your export")
+    table.add_column("canonical field")
+    table.add_column("confidence", justify="right")
+    for column in suggestion.columns:
+        field = column.field or "(stays local)"
+        table.add_row(column.column, field, f"{column.confidence:.0%}" if column.field else "")
+    ctx.out.print(table)
+    for field, formats in suggestion.date_formats.items():
+        ctx.out.print(f"  {field}: date format {', '.join(formats)}", markup=False)
+    if suggestion.unmapped:
+        ctx.out.print(
+            "Unmapped columns (never leave your company): " + ", ".join(suggestion.unmapped),
+            markup=False,
+        )
+    if suggestion.missing_required:
+        ctx.out.print(
+            "[bold red]Required fields without a column:[/] "
+            + ", ".join(suggestion.missing_required)
+            + " - map them in [mapping] before running."
+        )
+    if suggestion.checks:
+        ctx.out.print("What to check:", markup=False)
+        for line in suggestion.checks:
+            ctx.out.print(f"  - {line}", markup=False)
+    ctx.out.print(
+        "Then run `connector check EXPORT --profile DIR/connector.toml` and read its report.",
+        markup=False,
+    )
+
+
+def _resolve(args: argparse.Namespace, ctx: Context) -> int:
+    profile = open_profile(args.profile)
+    unknown = 0
+    ctx.out.print("ref,record_id", markup=False)
+    for ref, record_id in resolve_refs(profile, list(args.refs)):
+        ctx.out.print(f"{ref},{record_id or ''}", markup=False)
+        unknown += record_id is None
+    if unknown:
+        ctx.err.print(
+            f"{unknown} ref(s) not found in this workspace's ref table: they belong to another "
+            "company or to an extract pseudonymised elsewhere",
+        )
+        return 1
+    return 0

@@ -1,0 +1,253 @@
+"""From an export file to a validation report and (when the data is good enough) a package.
+
+This is the connector's one workflow, shared by `connector check`, `connector pseudonymise`,
+the demo and the benchmarks: read -> map -> normalise and validate -> (stop if too many rows
+are bad) -> pseudonymise -> write the package and keep the local ref table.
+Side effects (clock, randomness, progress display) come in as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import polars as pl
+
+from connectors import pseudonymise
+from connectors.errors import DataError, KeyFileError
+from connectors.extract import RawExtract, read_export
+from connectors.normalise import normalise
+from connectors.package import write_package
+from connectors.profile import Profile, apply_mapping
+from connectors.report import Report, build_report, check_report_stem, write_report
+from matcher.contract import Manifest
+
+__all__ = [
+    "DEFAULT_MAX_ERROR_RATE",
+    "REFS_FILE",
+    "CheckResult",
+    "PackageResult",
+    "Progress",
+    "check_export",
+    "pseudonymise_export",
+    "resolve_refs",
+]
+
+DEFAULT_MAX_ERROR_RATE = 0.05
+REFS_FILE = "refs.parquet"
+
+# Called with a step name when a step starts; the CLI turns this into a progress display.
+Progress = Callable[[str], None]
+
+
+def _no_progress(step: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    report: Report
+    accepted: pl.DataFrame  # normalised rows that would go into a package
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    report: Report
+    manifest: Manifest
+    package: Path
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def check_export(
+    source: Path | None,
+    profile: Profile,
+    *,
+    as_of: date,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    now: Callable[[], datetime] = _now,
+    progress: Progress = _no_progress,
+) -> CheckResult:
+    """Read, map, normalise and validate. Never writes anything.
+
+    The report's status is ``stopped`` (with the reason) when the file has no data rows or more
+    than `max_error_rate` of its rows are bad; otherwise ``ok``.
+    """
+    progress("reading")
+    raw: RawExtract = read_export(source, profile.source)
+    progress("normalising")
+    mapped = apply_mapping(raw, profile)
+    normalised = normalise(mapped, profile.normalise_options(), as_of).collect()
+    source_name = str(source) if source is not None else "sql query"
+    report = build_report(
+        normalised,
+        company_id=profile.company_id,
+        source=source_name,
+        as_of=as_of.isoformat(),
+        created_at=now().isoformat(),
+        detected=asdict(raw.detected),
+        max_error_rate=max_error_rate,
+    )
+    if report.rows_read == 0:
+        report = report.stopped(
+            "the export has a header but no data rows; check that you exported the right "
+            "file or query"
+        )
+    elif report.error_rate > max_error_rate:
+        report = report.stopped(
+            f"{report.rows_bad} of {report.rows_read} rows "
+            f"({report.error_rate:.1%}) have errors, more than the limit of "
+            f"{max_error_rate:.1%}; the mapping is probably wrong (a column mapped to the wrong "
+            "field, or a date format or id scheme that does not fit). Read the report, fix "
+            "the profile and run again (or raise --max-error-rate if the data really is this bad)"
+        )
+    accepted = normalised.filter(pl.col("exclusion").is_null())
+    return CheckResult(report=report, accepted=accepted)
+
+
+@contextmanager
+def _staging(out_dir: Path) -> Iterator[Path]:
+    """A sibling folder that becomes `out_dir` only when everything inside it was written."""
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise DataError(
+            f"{out_dir} already exists and is not empty; choose a new folder for the package "
+            "(packages are never overwritten)"
+        )
+    staging = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out_dir.exists():
+        out_dir.rmdir()
+    staging.rename(out_dir)
+
+
+def pseudonymise_export(
+    source: Path | None,
+    profile: Profile,
+    out_dir: Path,
+    *,
+    as_of: date,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    now: Callable[[], datetime] = _now,
+    new_extract_id: Callable[[], UUID] = uuid4,
+    progress: Progress = _no_progress,
+) -> PackageResult:
+    """Check the export and, when it passes, write the package to `out_dir`.
+
+    When the check stops, the report goes to the workspace's `reports/` folder, no package is
+    written and :class:`DataError` is raised with the reason.
+    """
+    result = check_export(
+        source, profile, as_of=as_of, max_error_rate=max_error_rate, now=now, progress=progress
+    )
+    report = result.report
+    if report.status != "ok":
+        json_path, _ = write_report(
+            report, profile.workspace / "reports", check_report_stem(report)
+        )
+        raise DataError(f"{report.stop_reason}. No package was written; report: {json_path}")
+
+    reveal_hint = (
+        "ask the matcher's operator for the reveal public key (`matcher keys reveal-public`) "
+        "and save it there"
+    )
+    if not profile.reveal_public_key_path.exists():
+        raise KeyFileError(
+            f"the matcher's reveal public key was not found at {profile.reveal_public_key_path}: "
+            + reveal_hint
+        )
+    reveal_pem = profile.reveal_public_key_path.read_bytes()
+    matching_key = pseudonymise.load_matching_key(profile.matching_key_path)
+    local_key = pseudonymise.load_local_key(profile.local_key_path)
+    signing_key = pseudonymise.load_signing_key(profile.signing_key_path)
+    _check_reveal_pin(profile, reveal_pem)
+
+    progress("pseudonymising")
+    extract_id = new_extract_id()
+    data_key = pseudonymise.new_data_key()
+    encoder = pseudonymise.Encoder(matching_key, local_key)
+    records = encoder.encode(result.accepted, extract_id, data_key)
+    wrapped = pseudonymise.wrap_data_key(data_key, reveal_pem, profile.company_id, extract_id)
+    del data_key
+
+    progress("writing package")
+    with _staging(out_dir) as staging:
+        manifest = write_package(
+            staging,
+            records,
+            company_id=profile.company_id,
+            extract_id=extract_id,
+            as_of=as_of,
+            created_at=now(),
+            matching_key_epoch=matching_key.epoch,
+            encoding=encoder.parameters,
+            reveal_public_pem=reveal_pem,
+            wrapped_data_key=wrapped,
+            signing_key=signing_key,
+        )
+        report = report.with_package(
+            {
+                "folder": str(out_dir),
+                "extract_id": str(extract_id),
+                "rows": manifest.row_count,
+                "matching_key_epoch": manifest.matching_key_epoch,
+                "reveal_key_fingerprint": manifest.reveal_key_fingerprint,
+                "records_sha256": manifest.records_sha256,
+            }
+        )
+        write_report(report, staging)
+    _keep_refs(profile.workspace / REFS_FILE, records.get_column("ref"), result.accepted)
+    return PackageResult(report=report, manifest=manifest, package=out_dir)
+
+
+def _check_reveal_pin(profile: Profile, reveal_pem: bytes) -> None:
+    from matcher.contract import pem_fingerprint
+
+    if profile.reveal_key_fingerprint is None:
+        return
+    actual = pem_fingerprint(reveal_pem)
+    if actual != profile.reveal_key_fingerprint:
+        raise KeyFileError(
+            f"the reveal public key in {profile.reveal_public_key_path} has fingerprint {actual}, "
+            f"but the profile pins {profile.reveal_key_fingerprint}; get the current key from the "
+            "matcher's operator and check the fingerprint with them before changing the pin"
+        )
+
+
+def _keep_refs(path: Path, refs: pl.Series, accepted: pl.DataFrame) -> None:
+    """Add this extract's ref -> record_id pairs to the workspace's local ref table."""
+    fresh = pl.DataFrame(
+        {"ref": refs, "record_id": accepted.get_column("record_id")},
+        schema={"ref": pl.String, "record_id": pl.String},
+    )
+    if path.exists():
+        fresh = pl.concat([pl.read_parquet(path), fresh]).unique(subset="ref", keep="last")
+    tmp = path.with_name(path.name + ".tmp")
+    fresh.sort("ref").write_parquet(tmp)
+    tmp.replace(path)
+
+
+def resolve_refs(profile: Profile, refs: list[str]) -> list[tuple[str, str | None]]:
+    """Look refs up in the workspace's ref table: (ref, record_id or None when unknown)."""
+    path = profile.workspace / REFS_FILE
+    if not path.exists():
+        raise DataError(
+            f"no ref table at {path}: it is written by `connector pseudonymise`; run that first "
+            "(refs of extracts pseudonymised in another workspace can not be resolved here)"
+        )
+    table = pl.read_parquet(path).filter(pl.col("ref").is_in(refs))
+    known = dict(zip(table.get_column("ref"), table.get_column("record_id"), strict=True))
+    return [(ref, known.get(ref)) for ref in refs]
