@@ -121,7 +121,13 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
     if fingerprint:
         ctx.out.print(f"  reveal key pinned   {fingerprint}", markup=False)
     if suggestion is not None:
-        _show_suggestion(ctx, suggestion)
+        if not ctx.quiet:
+            _show_suggestion(ctx, suggestion)
+        elif suggestion.missing_required:
+            ctx.err.print(
+                "required fields without a column: " + ", ".join(suggestion.missing_required),
+                markup=False,
+            )
     else:
         ctx.out.print(
             f"No --sample given: fill in [mapping] in {folder / PROFILE_FILE} by hand.",
