@@ -33,6 +33,8 @@ __all__ = [
     "TENANT_ROLES",
     "TOKEN_FIELDS",
     "REVEALABLE_FIELDS",
+    "PLAIN_REVEALABLE_FIELDS",
+    "SEALED_FIELDS",
     "REF_COLUMN",
     "CONTRACT_COLUMNS",
     "TOKEN_PREFIX",
@@ -66,8 +68,7 @@ TENANT_ROLES: Final = ("primary", "co_tenant")
 # Exact-lane identity fields, each with its own HKDF subkey; column `token_<field>`.
 TOKEN_FIELDS: Final = ("national_id", "birth_date", "phone", "email")
 
-# Fields a policy may reveal; each one is a `sealed_<field>` column (null when the record
-# has no value). Never anything outside the canonical record of DESIGN.md.
+# Fields a policy may reveal. Never anything outside the canonical record of DESIGN.md.
 REVEALABLE_FIELDS: Final = (
     "national_id",
     "first_name",
@@ -85,6 +86,14 @@ REVEALABLE_FIELDS: Final = (
     "phone",
     "email",
 )
+
+# Revealable fields the matcher already holds in plain columns (it needs them for the overlap
+# condition): a disclosure takes them from there, so they are not sealed a second time.
+PLAIN_REVEALABLE_FIELDS: Final = ("contract_start", "contract_end", "contract_type", "tenant_role")
+
+# One `sealed_<field>` column each: nonce (12 bytes) || AES-256-GCM ciphertext || tag (16 bytes),
+# under the extract's data key, associated data = sealed_associated_data(extract, ref, field).
+SEALED_FIELDS: Final = tuple(f for f in REVEALABLE_FIELDS if f not in PLAIN_REVEALABLE_FIELDS)
 
 REF_COLUMN: Final = "ref"
 TOKEN_PREFIX: Final = "token_"
@@ -141,7 +150,7 @@ class EncodingParameters(_Frozen):
     blocking_keys: tuple[str, ...]
     block_bytes: int = 16
     filters: tuple[BloomFilterSpec, ...]
-    sealed_fields: tuple[str, ...] = REVEALABLE_FIELDS
+    sealed_fields: tuple[str, ...] = SEALED_FIELDS
     normalisation: str = "crosscheck-norm-v1"
 
 

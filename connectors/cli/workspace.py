@@ -101,7 +101,7 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
     pseudonymise.write_matching_key(folder / "matching.key", matching_key)
     pseudonymise.write_local_key(folder / "local.key", pseudonymise.new_local_key())
     private_pem, public_pem = pseudonymise.new_signing_key()
-    _write_secret(folder / "signing.key", private_pem)
+    pseudonymise.write_secret_file(folder / "signing.key", private_pem)
     (folder / "signing.pub").write_bytes(public_pem)
     if args.reveal_key is not None:
         shutil.copyfile(args.reveal_key, folder / "reveal.pub")
@@ -140,11 +140,6 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
     )
     ctx.out.print(public_pem.decode("ascii"), markup=False)
     return 0
-
-
-def _write_secret(path: Path, data: bytes) -> None:
-    path.touch(mode=0o600, exist_ok=False)
-    path.write_bytes(data)
 
 
 def _show_suggestion(ctx: Context, suggestion: MappingSuggestion) -> None:

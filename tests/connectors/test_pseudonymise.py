@@ -1,0 +1,392 @@
+"""Tests of connectors.pseudonymise: keys, tokens, filters, blocking keys, sealing, HPKE wrap."""
+
+from __future__ import annotations
+
+import hmac
+import stat
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+import polars as pl
+import pytest
+
+from connectors import pseudonymise as ps
+from connectors.errors import KeyFileError, PackageError, SealError
+from connectors.package import expected_schema
+from connectors.record import NORMALISED_COLUMNS
+from matcher.contract import (
+    SEALED_FIELDS,
+    Manifest,
+    encoding_digest,
+    pem_fingerprint,
+    sealed_associated_data,
+)
+
+EXTRACT = UUID("12345678-1234-5678-1234-567812345678")
+
+
+def fixed_bytes(start: int) -> Callable[[int], bytes]:
+    return lambda n: bytes(range(start, start + n))
+
+
+@pytest.fixture
+def encoder() -> ps.Encoder:
+    return ps.Encoder(ps.new_matching_key(fixed_bytes(0)), fixed_bytes(32)(32))
+
+
+@pytest.fixture
+def make_rows() -> Callable[..., pl.DataFrame]:
+    """Factory: normalised rows from partial dicts; the rest of a row gets plausible values."""
+
+    def make(*rows: dict[str, Any]) -> pl.DataFrame:
+        base: dict[str, Any] = {
+            "national_id": "198501011234",
+            "birth_date": date(1985, 1, 1),
+            "first_name": "Åsa",
+            "last_name": "Öberg",
+            "first_name_key": "asa",
+            "last_name_key": "oberg",
+            "street_address": "Storgatan 12 B",
+            "street_name_key": "storgatan",
+            "street_number": "12",
+            "street_letter": "b",
+            "postal_code": "58183",
+            "city": "Linköping",
+            "city_key": "linkoping",
+            "apartment_number": "1102",
+            "contract_id": "K-1",
+            "contract_start": date(2020, 1, 1),
+            "contract_end": None,
+            "contract_type": "residential",
+            "tenant_role": "primary",
+            "sublet_approved": False,
+            "phone": "+46701234567",
+            "email": "asa@example.se",
+        }
+        full = [{**base, "row": i + 2, "record_id": f"R-{i}", **row} for i, row in enumerate(rows)]
+        schema = {name: getattr(pl, dtype) for name, dtype in NORMALISED_COLUMNS.items()}
+        frame = pl.DataFrame(full, schema=schema)
+        # Columns encode must ignore.
+        return frame.with_columns(
+            protected_identity=pl.lit(False), exclusion=pl.lit(None), problems=pl.lit(None)
+        )
+
+    return make
+
+
+# ----------------------------------------------------------------------- known answers
+
+
+def test_hmac_fast_path_equals_stdlib_hmac() -> None:
+    # RFC 4231 test case 2, then longer keys and messages against hmac.digest.
+    mac = ps._Hmac(b"Jefe")
+    assert mac.digest(b"what do ya want for nothing?").hex() == (
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    )
+    rng = np.random.default_rng(7)
+    for size in (16, 32, 64, 100):
+        key = rng.bytes(size)
+        messages = [rng.bytes(int(n)) for n in rng.integers(0, 200, 20)]
+        expected = [hmac.digest(key, m, "sha256") for m in messages]
+        assert ps._Hmac(key).many(messages) == expected
+
+
+def test_known_answers_pin_epoch_token_ref_block_and_digest(encoder: ps.Encoder) -> None:
+    assert encoder._matching_key.epoch == "mk-7b8a31f662ec"
+    assert encoder.token_for("national_id", "198501011234").hex() == (
+        "ca8520a74810bb362b21034021aae4a2f0d9007c9fe934643631654708155120"
+    )
+    assert encoder.ref_for("R-1") == "0743d45d7dae15d84a6065d0a33d230a"
+    assert encoder.block_for("dob_first", "1985-01-01|a").hex() == (
+        "65183b988843cc914e4a4646b2535345"
+    )
+    # The digest decides comparability between companies: changing it is a contract change.
+    assert encoding_digest(encoder.parameters) == (
+        "sha256:d455470efe0814745bebb0090edd588304623681d2df846c43f5f82b505305c1"
+    )
+
+
+def test_same_key_gives_same_digest_and_tokens_other_key_differs(encoder: ps.Encoder) -> None:
+    again = ps.Encoder(ps.new_matching_key(fixed_bytes(0)), fixed_bytes(32)(32))
+    other = ps.Encoder(ps.new_matching_key(fixed_bytes(1)), fixed_bytes(32)(32))
+    assert encoding_digest(again.parameters) == encoding_digest(encoder.parameters)
+    assert again.token_for("email", "a@b.se") == encoder.token_for("email", "a@b.se")
+    assert other.token_for("email", "a@b.se") != encoder.token_for("email", "a@b.se")
+    # The local key alone decides refs; the matching key decides tokens.
+    local = ps.Encoder(ps.new_matching_key(fixed_bytes(0)), fixed_bytes(33)(32))
+    assert local.ref_for("R-1") != encoder.ref_for("R-1")
+    assert local.token_for("email", "a@b.se") == encoder.token_for("email", "a@b.se")
+
+
+def test_equal_strings_in_different_fields_give_different_tokens(encoder: ps.Encoder) -> None:
+    value = "19850101"
+    tokens = {encoder.token_for(field, value) for field in ("national_id", "birth_date", "phone")}
+    assert len(tokens) == 3
+    blocks = {encoder.block_for(name, value) for name in ps.BLOCKING_KEYS}
+    assert len(blocks) == len(ps.BLOCKING_KEYS)
+
+
+# ------------------------------------------------------------------------------ key files
+
+
+def test_matching_key_file_round_trip_is_private_and_never_overwritten(tmp_path: Path) -> None:
+    key = ps.new_matching_key()
+    path = tmp_path / "matching.key"
+    ps.write_matching_key(path, key)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert ps.load_matching_key(path) == key
+    with pytest.raises(KeyFileError, match="refusing to overwrite"):
+        ps.write_matching_key(path, ps.new_matching_key())
+    assert ps.load_matching_key(path) == key
+
+
+def test_damaged_key_files_are_refused_without_showing_the_secret(tmp_path: Path) -> None:
+    key = ps.new_matching_key(fixed_bytes(0))
+    path = tmp_path / "matching.key"
+    ps.write_matching_key(path, key)
+    text = path.read_text()
+    secret_b64 = text.splitlines()[2].removeprefix("secret: ")
+    path.write_text(text.replace("mk-", "mk-0"))
+    with pytest.raises(KeyFileError, match="epoch id does not match") as caught:
+        ps.load_matching_key(path)
+    assert secret_b64 not in str(caught.value)
+    with pytest.raises(KeyFileError, match="does not exist"):
+        ps.load_matching_key(tmp_path / "missing.key")
+    local = tmp_path / "local.key"
+    ps.write_local_key(local, fixed_bytes(5)(32))
+    assert ps.load_local_key(local) == fixed_bytes(5)(32)
+    with pytest.raises(KeyFileError, match="company-local key"):
+        ps.load_local_key(path)  # a matching key file is not a local key file
+    with pytest.raises(KeyFileError, match="Ed25519"):
+        ps.load_signing_key(local)
+
+
+def test_key_objects_do_not_show_secrets(encoder: ps.Encoder, tmp_path: Path) -> None:
+    key = ps.new_matching_key(fixed_bytes(0))
+    assert repr(key.secret) not in repr(key) and key.epoch in repr(key)
+    private_pem, _ = ps.new_signing_key()
+    ps.write_secret_file(tmp_path / "sign.pem", private_pem)
+    signing = ps.load_signing_key(tmp_path / "sign.pem")
+    assert "PRIVATE" not in repr(signing) and "bytes" not in repr(signing)
+    assert repr(encoder) == "Encoder(epoch='mk-7b8a31f662ec')"
+
+
+# ------------------------------------------------------------------------------- signing
+
+
+def _manifest() -> Manifest:
+    return Manifest(
+        company_id="bostad-ab",
+        extract_id=EXTRACT,
+        as_of=date(2024, 6, 1),
+        created_at=datetime(2024, 6, 1, 12, tzinfo=UTC),
+        matching_key_epoch="mk-7b8a31f662ec",
+        reveal_key_fingerprint="0" * 32,
+        encoding=ps.Encoder(ps.new_matching_key(), b"\0" * 32).parameters,
+        encoding_digest="sha256:x",
+        row_count=3,
+        records_sha256="a" * 64,
+        wrapped_data_key="AAAA",
+    )
+
+
+def test_signed_manifest_verifies_and_any_change_fails(tmp_path: Path) -> None:
+    private_pem, public_pem = ps.new_signing_key()
+    ps.write_secret_file(tmp_path / "sign.pem", private_pem)
+    key = ps.load_signing_key(tmp_path / "sign.pem")
+    assert ps.signing_public_pem(key) == public_pem
+    signed = ps.sign_manifest(_manifest(), key)
+    ps.verify_manifest(signed, public_pem)
+    with pytest.raises(PackageError, match="signature does not verify"):
+        ps.verify_manifest(signed.model_copy(update={"row_count": 4}), public_pem)
+    with pytest.raises(PackageError):
+        ps.verify_manifest(signed, ps.new_signing_key()[1])
+    with pytest.raises(PackageError):
+        ps.verify_manifest(_manifest(), public_pem)  # unsigned
+
+
+# ------------------------------------------------------------------------ reveal key wrap
+
+
+@pytest.mark.parametrize("kem", ["X25519", "MLKEM768-X25519"])
+def test_data_key_wraps_to_reveal_key_and_opens_only_in_context(kem: ps.RevealKem) -> None:
+    private_pem, public_pem = ps.new_reveal_key_pair(kem)
+    assert ps.reveal_kem_of(public_pem) == kem
+    assert public_pem.count(b"-----BEGIN PUBLIC KEY-----") == (1 if kem == "X25519" else 2)
+    assert len(pem_fingerprint(public_pem)) == 32
+    data_key = ps.new_data_key()
+    wrapped = ps.wrap_data_key(data_key, public_pem, "bostad-ab", EXTRACT)
+    assert ps.unwrap_data_key(wrapped, private_pem, "bostad-ab", EXTRACT) == data_key
+    with pytest.raises(SealError):
+        ps.unwrap_data_key(wrapped, private_pem, "other-ab", EXTRACT)
+    with pytest.raises(SealError):
+        ps.unwrap_data_key(wrapped, private_pem, "bostad-ab", UUID(int=1))
+    with pytest.raises(SealError):
+        ps.unwrap_data_key(wrapped, ps.new_reveal_key_pair(kem)[0], "bostad-ab", EXTRACT)
+
+
+def test_reveal_kem_of_refuses_other_keys() -> None:
+    _, signing_public = ps.new_signing_key()
+    with pytest.raises(KeyFileError, match="reveal public key"):
+        ps.reveal_kem_of(signing_public)
+    with pytest.raises(KeyFileError):
+        ps.reveal_kem_of(b"not a pem")
+
+
+# ------------------------------------------------------------------------------- sealing
+
+
+def test_sealed_value_opens_only_with_right_key_and_context() -> None:
+    key = ps.new_data_key()
+    nonce = ps._nonce(7, "first_name")
+    blob = ps.seal(key, EXTRACT, "ab" * 16, "first_name", "Åsa", nonce)
+    assert ps.open_sealed(key, EXTRACT, "ab" * 16, "first_name", blob) == "Åsa"
+    assert b"\xc3\x85sa" not in blob  # the UTF-8 of "Åsa" is not readable inside
+    wrong = [
+        (ps.new_data_key(), EXTRACT, "ab" * 16, "first_name", blob),
+        (key, UUID(int=1), "ab" * 16, "first_name", blob),
+        (key, EXTRACT, "cd" * 16, "first_name", blob),
+        (key, EXTRACT, "ab" * 16, "last_name", blob),
+        (key, EXTRACT, "ab" * 16, "first_name", blob[:-1] + bytes([blob[-1] ^ 1])),
+        (key, EXTRACT, "ab" * 16, "first_name", b"short"),
+    ]
+    for args in wrong:
+        with pytest.raises(SealError):
+            ps.open_sealed(*args)
+
+
+def test_associated_data_is_the_contracts() -> None:
+    for field in SEALED_FIELDS:
+        built = ps._associated_prefix(EXTRACT, "0f" * 16) + field.encode() + b'"]'
+        assert built == sealed_associated_data(EXTRACT, "0f" * 16, field)
+
+
+# ------------------------------------------------------------------------- Bloom filters
+
+
+def name_dice(encoder: ps.Encoder, a: tuple[str, str], b: tuple[str, str]) -> float:
+    fa, fb = encoder.filter_for("name", a), encoder.filter_for("name", b)
+    assert fa is not None and fb is not None
+    return ps.dice(fa, fb)
+
+
+def test_name_filter_tolerates_identity_variants(encoder: ps.Encoder) -> None:
+    unrelated = name_dice(encoder, ("asa", "oberg"), ("lars", "nilsson"))
+    assert name_dice(encoder, ("Åsa", "Öberg"), ("Asa", "Oberg")) == 1.0
+    assert name_dice(encoder, ("asa", "oberg"), ("oberg", "asa")) == 1.0
+    typo = name_dice(encoder, ("asa", "oberg"), ("asa", "obreg"))
+    second_name = name_dice(encoder, ("anna karin", "johansson"), ("anna", "johansson"))
+    assert typo > 0.8 and second_name > 0.8
+    assert unrelated < 0.65
+    assert unrelated < typo - 0.15
+
+
+def test_filters_are_balanced_and_null_without_input(encoder: ps.Encoder) -> None:
+    for spec in ps.FILTER_SPECS:
+        values = ["19850101" if f == "birth_date" else "storgatan" for f in spec.fields]
+        stored = encoder.filter_for(spec.name, values)
+        assert stored is not None and len(stored) * 8 == spec.length_bits
+        ones = int(np.bitwise_count(np.frombuffer(stored, np.uint8)).sum())
+        assert ones == spec.length_bits // 2  # the Hamming weight says nothing
+        assert encoder.filter_for(spec.name, [None] * len(spec.fields)) is None
+
+
+def test_date_and_address_filters_rank_near_values_above_far_ones(encoder: ps.Encoder) -> None:
+    def dob(value: str) -> bytes:
+        stored = encoder.filter_for("birth_date", [value])
+        assert stored is not None
+        return stored
+
+    assert ps.dice(dob("19850101"), dob("19850110")) > ps.dice(dob("19850101"), dob("19720623"))
+    home = encoder.filter_for("address", ["storgatan", "12", "b", "58183"])
+    same = encoder.filter_for("address", ["storgatan", "12", None, "58183"])
+    away = encoder.filter_for("address", ["drottninggatan", "4", None, "60223"])
+    assert home and same and away
+    assert ps.dice(home, same) > 0.9 > ps.dice(home, away)
+
+
+# ------------------------------------------------------------------------------ encoding
+
+
+def test_blocking_keys_catch_the_variants_they_target(
+    encoder: ps.Encoder, make_rows: Callable[..., pl.DataFrame]
+) -> None:
+    frame = make_rows(
+        {},  # 0: asa oberg 1985-01-01
+        {"last_name_key": "lindgren"},  # 1: new surname
+        {"first_name_key": "oberg", "last_name_key": "asa"},  # 2: swapped names
+        {"birth_date": date(1985, 1, 10)},  # 3: birth-date typo
+        {"first_name_key": "lars", "last_name_key": "nilsson"},  # 4: someone else
+        {"first_name_key": None},  # 5: no first name
+    )
+    out = encoder.encode(frame, EXTRACT, ps.new_data_key())
+
+    def same(column: str, a: int, b: int) -> bool:
+        return bool(out[column][a] == out[column][b])
+
+    assert same("block_dob_first", 0, 1)
+    assert same("block_dob_initials", 0, 2) and same("block_names_yob", 0, 2)
+    assert same("block_names_yob", 0, 3)
+    assert same("block_dob_last", 0, 5)
+    for column in ("block_dob_first", "block_dob_initials", "block_names_yob"):
+        assert not same(column, 0, 4)
+        assert out[column][5] is None
+
+
+def test_encode_output_follows_the_contract_and_opens(
+    encoder: ps.Encoder, make_rows: Callable[..., pl.DataFrame]
+) -> None:
+    frame = make_rows(
+        {},
+        {"phone": None, "email": "  ASA@Example.SE ", "contract_end": date(2024, 3, 31)},
+        {"first_name_key": None, "last_name_key": None, "tenant_role": None},
+    )
+    data_key = ps.new_data_key()
+    out = encoder.encode(frame, EXTRACT, data_key, first_row=10)
+    schema = tuple((name, str(dtype)) for name, dtype in out.schema.items())
+    assert schema == expected_schema(encoder.parameters)
+    assert out["ref"].to_list() == [encoder.ref_for(f"R-{i}") for i in range(3)]
+    assert out["token_national_id"][0] == encoder.token_for("national_id", "198501011234")
+    assert out["token_birth_date"][0] == encoder.token_for("birth_date", "1985-01-01")
+    assert out["token_phone"][1] is None
+    assert out["token_email"][1] == out["token_email"][0]  # trimmed and lower-cased
+    assert out["filter_name"][0] == encoder.filter_for("name", ["asa", "oberg"])
+    assert out["filter_birth_date"][0] == encoder.filter_for("birth_date", ["19850101"])
+    assert out["filter_name"][2] is None
+    assert out["contract_end"][1] == date(2024, 3, 31)
+    ref = out["ref"][1]
+    assert ps.open_sealed(
+        data_key, EXTRACT, ref, "apartment_number", out["sealed_apartment_number"][1]
+    ) == frame["apartment_number"][1]
+    # contract periods and types travel in plain columns, so they are not sealed twice
+    assert "sealed_contract_end" not in out.columns
+    assert ps.open_sealed(data_key, EXTRACT, ref, "first_name", out["sealed_first_name"][1]) == (
+        "Åsa"
+    )
+    assert out["sealed_phone"][1] is None
+    nonces = [
+        blob[:12] for name in SEALED_FIELDS for blob in out[f"sealed_{name}"].drop_nulls()
+    ]
+    assert len(set(nonces)) == len(nonces)
+    assert int.from_bytes(out["sealed_national_id"][0][:8], "big") == 10  # absolute row index
+
+
+def test_parallel_encoding_equals_serial(
+    encoder: ps.Encoder, make_rows: Callable[..., pl.DataFrame]
+) -> None:
+    rng = np.random.default_rng(3)
+    names = ["asa", "lars", "anna", "erik", None]
+    frame = make_rows(
+        *(
+            {"first_name_key": names[i], "national_id": f"1985010{int(n):05d}"}
+            for i, n in zip(rng.integers(0, 5, 40), rng.integers(0, 99999, 40), strict=True)
+        )
+    )
+    data_key = ps.new_data_key()
+    serial = encoder.encode(frame, EXTRACT, data_key)
+    parallel = encoder.encode(frame, EXTRACT, data_key, workers=2)
+    assert parallel.equals(serial)
