@@ -1,0 +1,150 @@
+"""The matcher's cryptography, in one place: API tokens, reveal keys, manifest signatures.
+
+This is the only matcher module that imports ``cryptography``. Functions are named for what
+they are for; a failed check raises one opaque error and says nothing about why the bytes were
+wrong (a signature that does not verify is just that).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from matcher.contract import Manifest, RevealKem, pem_fingerprint, signing_payload
+from matcher.errors import BadSignature, ConfigError, InvalidInput
+
+__all__ = [
+    "API_TOKEN_PREFIX",
+    "RevealKeyPair",
+    "api_token_hash",
+    "api_token_hashes_equal",
+    "generate_reveal_key_pair",
+    "new_api_token",
+    "normalise_signing_public_key",
+    "reveal_key_fingerprint",
+    "verify_manifest_signature",
+    "write_private_key_file",
+]
+
+API_TOKEN_PREFIX = "cc_"  # noqa: S105 - a public prefix, not a secret
+
+
+@dataclass(frozen=True)
+class RevealKeyPair:
+    """PEM files of the matcher's reveal key pair (ML-KEM block first for the hybrid)."""
+
+    kem: RevealKem
+    private_pem: bytes
+    public_pem: bytes
+
+
+def new_api_token() -> str:
+    """A fresh bearer token: ``cc_`` + base64url of 32 random bytes (256 bits)."""
+    raw = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
+    return API_TOKEN_PREFIX + raw
+
+
+def api_token_hash(token: str) -> str:
+    """What the database stores for a token. A plain SHA-256 suffices: tokens have 256 bits
+    of entropy, so there is nothing to brute-force that a slow hash would protect."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def api_token_hashes_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("ascii"), b.encode("ascii"))
+
+
+def _pem_private(key: x25519.X25519PrivateKey | mlkem.MLKEM768PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _pem_public(key: x25519.X25519PublicKey | mlkem.MLKEM768PublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def generate_reveal_key_pair(kem: RevealKem = "X25519") -> RevealKeyPair:
+    """A new reveal key pair. The hybrid file holds the ML-KEM-768 block, then the X25519 one,
+    the order :func:`matcher.contract.pem_fingerprint` and the connector expect."""
+    classic = x25519.X25519PrivateKey.generate()
+    if kem == "X25519":
+        return RevealKeyPair(kem, _pem_private(classic), _pem_public(classic.public_key()))
+    if kem == "MLKEM768-X25519":
+        post_quantum = mlkem.MLKEM768PrivateKey.generate()
+        return RevealKeyPair(
+            kem,
+            _pem_private(post_quantum) + _pem_private(classic),
+            _pem_public(post_quantum.public_key()) + _pem_public(classic.public_key()),
+        )
+    raise ConfigError(f"unknown reveal KEM {kem!r}; expected X25519 or MLKEM768-X25519")
+
+
+def write_private_key_file(path: Path, pem: bytes) -> None:
+    """Create the file with mode 0600 from the start (never world-readable, not even briefly)
+    and refuse to overwrite an existing key: losing it makes every sealed field unreadable."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise ConfigError(
+            f"{path} exists already; a matcher keeps its reveal key. Remove it by hand only "
+            "if you mean to make every stored sealed field unreadable"
+        ) from exc
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def reveal_key_fingerprint(public_pem: bytes) -> str:
+    return pem_fingerprint(public_pem)
+
+
+def normalise_signing_public_key(pem: str) -> str:
+    """Check that ``pem`` is one Ed25519 public key and return it in canonical PEM form."""
+    try:
+        key = serialization.load_pem_public_key(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise InvalidInput("the signing key is not a PEM public key") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise InvalidInput("the signing key must be an Ed25519 public key (PEM)")
+    return _pem_public_ed25519(key)
+
+
+def _pem_public_ed25519(key: Ed25519PublicKey) -> str:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+
+
+def verify_manifest_signature(signing_public_pem: str, manifest: Manifest) -> None:
+    """Raise :class:`BadSignature` unless the manifest is signed by this company key."""
+    key = serialization.load_pem_public_key(signing_public_pem.encode("ascii"))
+    if not isinstance(key, Ed25519PublicKey):  # registered keys are checked on add_company
+        raise ConfigError("the registered signing key is not Ed25519")
+    message = (
+        f"the manifest signature does not verify against the key registered for company "
+        f"{manifest.company_id}; sign with that company's signing key, or ask the matcher "
+        "operator to register the key you use"
+    )
+    try:
+        signature = base64.b64decode(manifest.signature, validate=True)
+        key.verify(signature, signing_payload(manifest))
+    except (InvalidSignature, binascii.Error, ValueError) as exc:
+        raise BadSignature(message) from exc

@@ -1,0 +1,212 @@
+"""Errors of the matcher, one tree under :class:`MatcherError`.
+
+Each error carries the HTTP status and the problem ``slug`` it is turned into by
+``matcher.service.problems`` (RFC 9457 problem+json, type ``<PROBLEM_BASE><slug>``), and the CLI
+turns the same errors into exit codes. Messages never contain personal data: at most company ids,
+extract ids, column names and counts.
+
+    MatcherError                      500 internal
+    ├── ConfigError                   500 data dir, settings file or key file unusable
+    ├── AuthenticationError           401 no, unknown or revoked bearer token
+    ├── PermissionDenied              403 the role may not use this route
+    ├── NotFound                      404 no such object, or not one of the caller's company
+    ├── ConflictError                 409 the object exists already, or a concurrent change won
+    ├── UploadRejected                4xx an upload package failed verification
+    │   ├── PayloadTooLarge           413 body larger than max_upload_bytes
+    │   ├── MalformedUpload           400 multipart body missing a part or unreadable
+    │   ├── BadManifest               422 manifest.json does not parse or is inconsistent
+    │   ├── ForeignCompany            403 manifest company is not the uploader's company
+    │   ├── UnknownCompany            422 company is not registered at this matcher
+    │   ├── BadSignature              422 manifest signature does not verify
+    │   ├── RevealKeyMismatch         409 package sealed to another reveal key
+    │   ├── UnsupportedContract       422 contract version not supported
+    │   ├── IncomparableEncoding      409 epoch or encoding differs from another company's
+    │   ├── IntegrityMismatch         422 records SHA-256 or row count differs from the manifest
+    │   ├── BadParquet                422 records.parquet unreadable
+    │   ├── SchemaMismatch            422 columns or dtypes differ from the contract
+    │   ├── ReplayedPackage           409 older than (or superseded by) the active extract
+    │   └── ExtractIdReused           409 extract id already used for different content
+    ├── NoActivePolicy                409 a run needs a policy and there is none
+    ├── RunFailed                     500 the matching run failed (the run row says why)
+    └── InvalidInput                  422 a request field is unusable (e.g. not an Ed25519 key)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AuthenticationError",
+    "BadManifest",
+    "BadParquet",
+    "BadSignature",
+    "ConfigError",
+    "ConflictError",
+    "ExtractIdReused",
+    "ForeignCompany",
+    "IncomparableEncoding",
+    "IntegrityMismatch",
+    "InvalidInput",
+    "MalformedUpload",
+    "MatcherError",
+    "NoActivePolicy",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "ReplayedPackage",
+    "RevealKeyMismatch",
+    "RunFailed",
+    "SchemaMismatch",
+    "UnknownCompany",
+    "UnsupportedContract",
+    "UploadRejected",
+]
+
+
+class MatcherError(Exception):
+    """Base of every error the matcher raises on purpose."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal"
+    title: ClassVar[str] = "Internal error"
+    exit_code: ClassVar[int] = 1
+
+
+class ConfigError(MatcherError):
+    slug = "configuration"
+    title = "The matcher is not configured correctly"
+    exit_code = 2
+
+
+class AuthenticationError(MatcherError):
+    status = 401
+    slug = "unauthenticated"
+    title = "Authentication required"
+
+    def __init__(
+        self, detail: str = "send a valid bearer token: Authorization: Bearer cc_..."
+    ) -> None:
+        super().__init__(detail)
+
+
+class PermissionDenied(MatcherError):
+    status = 403
+    slug = "forbidden"
+    title = "Not allowed for this role"
+
+
+class NotFound(MatcherError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class ConflictError(MatcherError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class UploadRejected(MatcherError):
+    status = 422
+    slug = "upload-rejected"
+    title = "Upload rejected"
+
+
+class PayloadTooLarge(UploadRejected):
+    status = 413
+    slug = "payload-too-large"
+    title = "Upload too large"
+
+
+class MalformedUpload(UploadRejected):
+    status = 400
+    slug = "malformed-upload"
+    title = "Malformed upload"
+
+
+class BadManifest(UploadRejected):
+    slug = "bad-manifest"
+    title = "Manifest invalid"
+
+
+class ForeignCompany(UploadRejected):
+    status = 403
+    slug = "foreign-company"
+    title = "Package belongs to another company"
+
+
+class UnknownCompany(UploadRejected):
+    slug = "unknown-company"
+    title = "Company not registered"
+
+
+class BadSignature(UploadRejected):
+    slug = "bad-signature"
+    title = "Manifest signature invalid"
+
+
+class RevealKeyMismatch(UploadRejected):
+    status = 409
+    slug = "reveal-key-mismatch"
+    title = "Package sealed to another reveal key"
+
+
+class UnsupportedContract(UploadRejected):
+    slug = "unsupported-contract"
+    title = "Contract version not supported"
+
+
+class IncomparableEncoding(UploadRejected):
+    status = 409
+    slug = "incomparable-encoding"
+    title = "Encoding differs from another participant"
+
+    def __init__(self, detail: str, company: str) -> None:
+        super().__init__(detail)
+        self.company = company  # the other participant whose active extract differs
+
+
+class IntegrityMismatch(UploadRejected):
+    slug = "integrity-mismatch"
+    title = "Records do not match the manifest"
+
+
+class BadParquet(UploadRejected):
+    slug = "bad-parquet"
+    title = "records.parquet unreadable"
+
+
+class SchemaMismatch(UploadRejected):
+    slug = "schema-mismatch"
+    title = "records.parquet columns differ from the contract"
+
+
+class ReplayedPackage(UploadRejected):
+    status = 409
+    slug = "replayed-package"
+    title = "Replayed old package"
+
+
+class ExtractIdReused(UploadRejected):
+    status = 409
+    slug = "extract-id-reused"
+    title = "Extract id already used"
+
+
+class NoActivePolicy(MatcherError):
+    status = 409
+    slug = "no-active-policy"
+    title = "No active policy"
+    exit_code = 2
+
+
+class RunFailed(MatcherError):
+    slug = "run-failed"
+    title = "Matching run failed"
+
+
+class InvalidInput(MatcherError):
+    status = 422
+    slug = "invalid-input"
+    title = "Invalid input"

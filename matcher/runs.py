@@ -1,0 +1,213 @@
+"""The run executor: one matching run over the active extract of every company.
+
+``start_run`` loads the rules of the active policy, scans the stored blobs lazily (never the
+``sealed_*`` columns), calls the engine and merges its hits into the store, recording counts
+per rule and band. The engine function is a parameter, so tests and benchmarks can pass their
+own; the default is :func:`matcher.engine.find_hits`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine
+
+import policies
+from matcher.contract import SEALED_PREFIX
+from matcher.core.rules import RuleError, RuleSet, policy_digest, rules_from_policy
+from matcher.errors import NoActivePolicy, RunFailed
+from matcher.settings import Settings
+from matcher.store.blobs import BlobStore
+from matcher.store.database import create_database_engine, utcnow
+from matcher.store.extracts import active_extracts
+from matcher.store.hits import FoundHit, upsert_hits
+from matcher.store.runs import Run, create_run, fail_run, finish_run, get_run
+
+__all__ = [
+    "SHIPPED_POLICY",
+    "FindHits",
+    "RunSummary",
+    "active_policy_path",
+    "execute_run",
+    "load_rules",
+    "start_run",
+]
+
+SHIPPED_POLICY = Path(policies.__file__).parent / "concurrent-tenancy.toml"
+
+FindHits = Callable[[Mapping[str, pl.LazyFrame], RuleSet, date], pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: str
+    status: str
+    run_date: date
+    policy_id: str
+    policy_version: str
+    policy_digest: str
+    extract_ids: dict[str, str]
+    counts: dict[str, Any]
+    started_by: str
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+    @classmethod
+    def of(cls, run: Run) -> RunSummary:
+        return cls(
+            id=run.id,
+            status=run.status,
+            run_date=run.run_date,
+            policy_id=run.policy_id,
+            policy_version=run.policy_version,
+            policy_digest=run.policy_digest,
+            extract_ids=run.extract_ids,
+            counts=run.counts,
+            started_by=run.started_by,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            error=run.error,
+        )
+
+
+def active_policy_path(settings: Settings, override: Path | None) -> Path:
+    """Which policy a run uses. The one place issue 4's activation will replace."""
+    for candidate in (override, settings.policy_path, SHIPPED_POLICY):
+        if candidate is not None and candidate.is_file():
+            return candidate
+        if candidate is not None and candidate is not SHIPPED_POLICY:
+            raise NoActivePolicy(f"the policy file {candidate} does not exist")
+    raise NoActivePolicy(
+        "there is no active policy, so no run can start; pass `--policy FILE` "
+        f"(the shipped default is {SHIPPED_POLICY.name})"
+    )
+
+
+def load_rules(path: Path) -> RuleSet:
+    raw = path.read_bytes()
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+        return rules_from_policy(data, policy_digest(raw))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RuleError) as exc:
+        raise NoActivePolicy(f"the policy {path} can not be used: {exc}") from exc
+
+
+def _scan(path: Path) -> pl.LazyFrame:
+    scan = pl.scan_parquet(path)
+    # The matcher never reads sealed fields for matching; do not even plan them.
+    keep = [c for c in scan.collect_schema().names() if not c.startswith(SEALED_PREFIX)]
+    return scan.select(keep)
+
+
+def _counts(rules: RuleSet, frame: pl.DataFrame) -> dict[str, dict[str, int]]:
+    counts = {rule.id: {"strong": 0, "review": 0} for rule in rules.rules}
+    if frame.height:
+        grouped = frame.group_by("rule_id", "band").len()
+        for rule_id, band, n in grouped.iter_rows():
+            counts.setdefault(rule_id, {"strong": 0, "review": 0})[band] = int(n)
+    return counts
+
+
+def execute_run(
+    engine: Engine,
+    blobs: BlobStore,
+    rules: RuleSet,
+    run_date: date,
+    started_by: str,
+    find: FindHits | None = None,
+) -> RunSummary:
+    """Run the engine over the active extracts and store the outcome."""
+    if find is None:
+        from matcher.engine import find_hits  # imported late: polars plans are heavy
+
+        find = find_hits
+    run_id = str(uuid.uuid4())
+    with engine.begin() as conn:
+        # Read in the same transaction that records the run: the run names exactly the
+        # extracts it matched, even if an upload supersedes one a moment later.
+        inputs = active_extracts(conn)
+        extract_ids = {e.company_id: e.id for e in inputs}
+        create_run(
+            conn,
+            run_id,
+            run_date,
+            rules.policy_id,
+            rules.policy_version,
+            rules.policy_digest,
+            extract_ids,
+            started_by,
+        )
+    try:
+        frames = {e.company_id: _scan(blobs.path_for(e.blob_key)) for e in inputs}
+        found = find(frames, rules, run_date)
+        hits = [
+            FoundHit(
+                rule_id=row["rule_id"],
+                lane=row["lane"],
+                band=row["band"],
+                company_a=row["company_a"],
+                ref_a=row["ref_a"],
+                extract_a=extract_ids[row["company_a"]],
+                company_b=row["company_b"],
+                ref_b=row["ref_b"],
+                extract_b=extract_ids[row["company_b"]],
+                overlap_start=row["overlap_start"],
+                overlap_end=row["overlap_end"],
+                overlap_days=int(row["overlap_days"]),
+                score=row["score"],
+            )
+            for row in found.iter_rows(named=True)
+        ]
+        with engine.begin() as conn:
+            merged = upsert_hits(conn, hits, run_id, rules.policy_id, rules.policy_digest, utcnow())
+            finish_run(
+                conn,
+                run_id,
+                {
+                    "rules": _counts(rules, found),
+                    "hits": len(hits),
+                    "new": merged.new,
+                    "still_present": merged.still_present,
+                    "reopened": merged.reopened,
+                    "resolved_by_data": merged.resolved_by_data,
+                },
+            )
+    except Exception as exc:
+        # Only the error class: engine messages may quote data we do not want in the table.
+        with engine.begin() as conn:
+            fail_run(conn, run_id, f"{type(exc).__name__}: the run failed; see the server log")
+        raise RunFailed(f"run {run_id} failed ({type(exc).__name__})") from exc
+    with engine.connect() as conn:
+        run = get_run(conn, run_id)
+    assert run is not None
+    return RunSummary.of(run)
+
+
+def start_run(
+    settings: Settings,
+    policy_path: Path | None,
+    run_date: date,
+    started_by: str,
+    *,
+    engine: Engine | None = None,
+    find: FindHits | None = None,
+) -> RunSummary:
+    """``matcher run`` and ``POST /v1/runs``: refuse without a policy, else run and store."""
+    rules = load_rules(active_policy_path(settings, policy_path))
+    own_engine = engine is None
+    database = create_database_engine(settings.database_url) if engine is None else engine
+    try:
+        return execute_run(
+            database, BlobStore(settings.blob_dir), rules, run_date, started_by, find
+        )
+    finally:
+        if own_engine:
+            database.dispose()

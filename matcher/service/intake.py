@@ -1,0 +1,225 @@
+"""Verification of upload packages: what ``POST /v1/extracts`` checks, in order.
+
+Manifest checks (:func:`check_manifest`) need only manifest.json and the database, so the
+route runs them as soon as the manifest part has arrived, before the records part is streamed,
+and again in the storing transaction. Records checks (:func:`check_records`) run on the
+received file. Every rejection is one :class:`~matcher.errors.UploadRejected` whose message
+names what was wrong and what to do, with company ids and column names but no record values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from pydantic import ValidationError
+from sqlalchemy import Connection
+
+from matcher.contract import (
+    BLOCK_PREFIX,
+    CONTRACT_COLUMNS,
+    CONTRACT_VERSION,
+    FILTER_PREFIX,
+    REF_COLUMN,
+    REVEALABLE_FIELDS,
+    TOKEN_FIELDS,
+    EncodingParameters,
+    Manifest,
+    encoding_digest,
+    sealed_column,
+    token_column,
+)
+from matcher.crypto import verify_manifest_signature
+from matcher.errors import (
+    BadManifest,
+    BadParquet,
+    ExtractIdReused,
+    ForeignCompany,
+    IncomparableEncoding,
+    IntegrityMismatch,
+    ReplayedPackage,
+    RevealKeyMismatch,
+    SchemaMismatch,
+    UnknownCompany,
+    UnsupportedContract,
+)
+from matcher.store.companies import get_company
+from matcher.store.extracts import Extract, active_extract, active_extracts, get_extract
+
+__all__ = [
+    "SUPPORTED_CONTRACT_VERSIONS",
+    "ManifestVerdict",
+    "check_manifest",
+    "check_records",
+    "expected_columns",
+    "parse_manifest",
+]
+
+SUPPORTED_CONTRACT_VERSIONS = frozenset({CONTRACT_VERSION})
+
+
+@dataclass(frozen=True)
+class ManifestVerdict:
+    """A manifest that passed; ``duplicate`` is the stored extract when it is a re-upload."""
+
+    manifest: Manifest
+    duplicate: Extract | None
+
+
+def parse_manifest(raw: bytes) -> Manifest:
+    try:
+        manifest = Manifest.model_validate_json(raw)
+    except ValidationError as exc:
+        # Locations and messages only: the input could hold anything.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise BadManifest(
+            f"manifest.json is not a valid manifest ({problems}); rebuild the package with "
+            "`connector package`"
+        ) from None
+    if encoding_digest(manifest.encoding) != manifest.encoding_digest:
+        raise BadManifest(
+            "manifest.json: encoding_digest does not match its encoding parameters; "
+            "rebuild the package with `connector package`"
+        )
+    _check_encoding_fields(manifest.encoding)
+    return manifest
+
+
+def _check_encoding_fields(encoding: EncodingParameters) -> None:
+    unknown_tokens = sorted(set(encoding.token_fields) - set(TOKEN_FIELDS))
+    unknown_sealed = sorted(set(encoding.sealed_fields) - set(REVEALABLE_FIELDS))
+    if unknown_tokens or unknown_sealed:
+        raise BadManifest(
+            f"manifest.json names fields outside the contract (token fields {unknown_tokens}, "
+            f"sealed fields {unknown_sealed}); expected token fields from {list(TOKEN_FIELDS)} "
+            f"and sealed fields from {list(REVEALABLE_FIELDS)}"
+        )
+
+
+def check_manifest(
+    conn: Connection, raw: bytes, uploader_company: str, reveal_fingerprint: str
+) -> ManifestVerdict:
+    """Every check that needs only the manifest, in the documented order."""
+    manifest = parse_manifest(raw)
+    company_id = manifest.company_id
+    if company_id != uploader_company:
+        raise ForeignCompany(
+            f"the package is for company {company_id} but your token belongs to company "
+            f"{uploader_company}; upload with a data officer token of {company_id}"
+        )
+    company = get_company(conn, company_id)
+    if company is None:
+        raise UnknownCompany(
+            f"company {company_id} is not registered at this matcher; ask the operator to run "
+            f"`matcher companies add {company_id}`"
+        )
+    verify_manifest_signature(company.signing_public_key, manifest)
+    if manifest.reveal_key_fingerprint != reveal_fingerprint:
+        raise RevealKeyMismatch(
+            f"the package is sealed to reveal key {manifest.reveal_key_fingerprint}, this "
+            f"matcher's key is {reveal_fingerprint}; fetch the current key with `matcher keys "
+            "reveal-public`, put it in the connector profile and package again"
+        )
+    if manifest.contract_version not in SUPPORTED_CONTRACT_VERSIONS:
+        raise UnsupportedContract(
+            f"contract version {manifest.contract_version} is not supported; this matcher "
+            f"accepts {sorted(SUPPORTED_CONTRACT_VERSIONS)}: update the connector"
+        )
+    existing = get_extract(conn, str(manifest.extract_id), None)
+    if existing is not None:
+        if (
+            existing.company_id == company_id
+            and existing.records_sha256 == manifest.records_sha256
+            and existing.status == "active"
+        ):
+            return ManifestVerdict(manifest, existing)
+        if existing.company_id == company_id and existing.status == "superseded":
+            raise ReplayedPackage(
+                f"extract {manifest.extract_id} was superseded by a newer extract of company "
+                f"{company_id}; a replayed old package is refused: package a new extract"
+            )
+        raise ExtractIdReused(
+            f"extract id {manifest.extract_id} is already used for different records; "
+            "every package needs a fresh extract id: package again"
+        )
+    for other in active_extracts(conn):
+        if other.company_id == company_id:
+            continue
+        if other.matching_key_epoch != manifest.matching_key_epoch:
+            raise IncomparableEncoding(
+                f"matching-key epoch {manifest.matching_key_epoch} differs from the epoch "
+                f"{other.matching_key_epoch} of company {other.company_id}'s current extract; "
+                "all companies must use the same matching key epoch",
+                other.company_id,
+            )
+        if other.encoding_digest != manifest.encoding_digest:
+            raise IncomparableEncoding(
+                f"encoding parameters (digest {manifest.encoding_digest}) differ from those of "
+                f"company {other.company_id}'s current extract ({other.encoding_digest}); the "
+                "tokens would not be comparable: use the shared connector settings",
+                other.company_id,
+            )
+    active = active_extract(conn, company_id)
+    if active is not None and manifest.as_of < active.as_of:
+        raise ReplayedPackage(
+            f"the package is as of {manifest.as_of}, older than the active extract of company "
+            f"{company_id} (as of {active.as_of}); a replayed old package is refused"
+        )
+    return ManifestVerdict(manifest, None)
+
+
+def expected_columns(encoding: EncodingParameters) -> dict[str, str]:
+    """The records.parquet columns (name -> polars dtype name) a manifest's encoding implies."""
+    columns = {REF_COLUMN: "String"}
+    columns.update({token_column(f): "Binary" for f in encoding.token_fields})
+    columns.update({BLOCK_PREFIX + k: "Binary" for k in encoding.blocking_keys})
+    columns.update({FILTER_PREFIX + spec.name: "Binary" for spec in encoding.filters})
+    columns.update(CONTRACT_COLUMNS)
+    columns.update({sealed_column(f): "Binary" for f in encoding.sealed_fields})
+    return columns
+
+
+def check_records(path: Path, size_sha256: str, manifest: Manifest) -> None:
+    """Hash, row count, readability and exact schema of the received records file."""
+    if size_sha256 != manifest.records_sha256:
+        raise IntegrityMismatch(
+            f"records.parquet has SHA-256 {size_sha256}, the manifest says "
+            f"{manifest.records_sha256}; the file was changed or cut off: upload the package "
+            "again as written by the connector"
+        )
+    try:
+        schema = pl.read_parquet_schema(path)
+        rows = int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    except Exception as exc:  # polars raises several types for a damaged file
+        raise BadParquet(
+            "records.parquet can not be read as Parquet; package the extract again"
+        ) from exc
+    if rows != manifest.row_count:
+        raise IntegrityMismatch(
+            f"records.parquet has {rows} rows, the manifest says {manifest.row_count}; "
+            "package the extract again"
+        )
+    expected = expected_columns(manifest.encoding)
+    actual = {name: str(dtype) for name, dtype in schema.items()}
+    missing = sorted(set(expected) - set(actual))
+    unexpected = sorted(set(actual) - set(expected))
+    wrong = sorted(
+        f"{name} is {actual[name]}, expected {expected[name]}"
+        for name in set(expected) & set(actual)
+        if actual[name] != expected[name]
+    )
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing columns {missing}")
+        if unexpected:
+            parts.append(f"unexpected columns {unexpected}")
+        if wrong:
+            parts.append("; ".join(wrong))
+        raise SchemaMismatch(
+            f"records.parquet does not have the contract's columns: {'; '.join(parts)}; "
+            "package the extract with a connector of this contract version"
+        )

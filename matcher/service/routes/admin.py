@@ -1,0 +1,99 @@
+"""Admin API: register companies, add, list and revoke users (tokens shown once)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
+
+from matcher.service.deps import Principal, connection, require
+from matcher.store.companies import Company, add_company, list_companies
+from matcher.store.users import User, add_user, list_users, revoke_user
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+
+Admin = Annotated[Principal, Depends(require("admin"))]
+Conn = Annotated[Connection, Depends(connection)]
+
+
+class CompanyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    signing_public_key: str = Field(description="Ed25519 public key, PEM")
+
+
+class CompanyOut(BaseModel):
+    id: str
+    name: str
+    signing_public_key: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, company: Company) -> CompanyOut:
+        return cls(
+            id=company.id,
+            name=company.name,
+            signing_public_key=company.signing_public_key,
+            created_at=company.created_at,
+        )
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    role: str
+    company_id: str | None = None
+
+
+class UserOut(BaseModel):
+    name: str
+    role: str
+    company_id: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            name=user.name,
+            role=user.role,
+            company_id=user.company_id,
+            created_at=user.created_at,
+            revoked_at=user.revoked_at,
+        )
+
+
+class NewUserOut(UserOut):
+    token: str = Field(description="The bearer token; shown only in this response")
+
+
+@router.post("/companies", status_code=status.HTTP_201_CREATED)
+def post_company(body: CompanyIn, _admin: Admin, conn: Conn) -> CompanyOut:
+    return CompanyOut.of(add_company(conn, body.id, body.name, body.signing_public_key))
+
+
+@router.get("/companies")
+def get_companies(_admin: Admin, conn: Conn) -> list[CompanyOut]:
+    return [CompanyOut.of(c) for c in list_companies(conn)]
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED)
+def post_user(body: UserIn, _admin: Admin, conn: Conn) -> NewUserOut:
+    user, token = add_user(conn, body.name, body.role, body.company_id)
+    return NewUserOut(**UserOut.of(user).model_dump(), token=token)
+
+
+@router.get("/users")
+def get_users(_admin: Admin, conn: Conn) -> list[UserOut]:
+    return [UserOut.of(u) for u in list_users(conn)]
+
+
+@router.post("/users/{name}/revoke")
+def post_revoke(name: str, _admin: Admin, conn: Conn) -> UserOut:
+    return UserOut.of(revoke_user(conn, name))

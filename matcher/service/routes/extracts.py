@@ -1,0 +1,328 @@
+"""Extracts API: ``POST /v1/extracts`` (upload a package), list and show extracts.
+
+The upload body is ``multipart/form-data`` with parts ``manifest`` (manifest.json) and
+``records`` (records.parquet). It is parsed as it streams: the records part goes straight to a
+temporary file in the blob folder while it is hashed and counted, never into memory, and the
+manifest is verified as soon as it has arrived (the connector sends it first), so a package
+that will be refused is refused before gigabytes are read. Nothing is stored on a rejection.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from python_multipart.multipart import MultipartParser, parse_options_header
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from matcher.contract import Manifest
+from matcher.errors import ConflictError, MalformedUpload, NotFound, PayloadTooLarge
+from matcher.service.deps import AppState, Principal, app_state, connection, require
+from matcher.service.intake import ManifestVerdict, check_manifest, check_records
+from matcher.store.blobs import PendingBlob
+from matcher.store.extracts import (
+    Extract,
+    NewExtract,
+    get_extract,
+    list_extracts,
+    store_extract,
+)
+from matcher.store.tables import extracts as extracts_table
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["extracts"])
+
+_MANIFEST_LIMIT = 1024 * 1024  # a manifest is a few kB; anything bigger is not one
+_CHUNK_SLACK = 64 * 1024  # multipart headers and boundaries around the records part
+
+
+class ExtractOut(BaseModel):
+    id: str
+    company_id: str
+    status: str
+    as_of: date
+    rows: int
+    size_bytes: int
+    records_sha256: str
+    uploaded_by: str
+    created_at: datetime
+    superseded_at: datetime | None
+
+    @classmethod
+    def of(cls, extract: Extract) -> ExtractOut:
+        return cls(
+            id=extract.id,
+            company_id=extract.company_id,
+            status=extract.status,
+            as_of=extract.as_of,
+            rows=extract.row_count,
+            size_bytes=extract.size_bytes,
+            records_sha256=extract.records_sha256,
+            uploaded_by=extract.uploaded_by_name,
+            created_at=extract.created_at,
+            superseded_at=extract.superseded_at,
+        )
+
+
+class _PackageStream:
+    """Feeds a multipart body through python-multipart and routes the two parts."""
+
+    def __init__(self, boundary: bytes, state: AppState) -> None:
+        self._state = state
+        self._headers: dict[bytes, bytes] = {}
+        self._field = b""
+        self._value = b""
+        self._part: str | None = None
+        self.manifest = bytearray()
+        self.manifest_done = False
+        self.records: PendingBlob | None = None
+        self.records_done = False
+        self._parser = MultipartParser(
+            boundary,
+            callbacks={
+                "on_part_begin": self._part_begin,
+                "on_header_field": self._header_field,
+                "on_header_value": self._header_value,
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._part_data,
+                "on_part_end": self._part_end,
+            },
+        )
+
+    def feed(self, chunk: bytes) -> None:
+        self._parser.write(chunk)
+
+    def close(self) -> None:
+        self._parser.finalize()
+
+    def discard(self) -> None:
+        if self.records is not None:
+            self.records.discard()
+
+    def _part_begin(self) -> None:
+        self._headers, self._part = {}, None
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[self._field.lower()] = self._value
+        self._field, self._value = b"", b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("latin-1")
+        if name == "manifest" and not self.manifest_done and not self.manifest:
+            self._part = name
+        elif name == "records" and self.records is None:
+            self._part = name
+            self.records = self._state.blobs.receive(self._state.settings.max_upload_bytes)
+        else:
+            raise MalformedUpload(
+                f"unexpected or repeated multipart part {name!r}; send exactly the parts "
+                "'manifest' (manifest.json) and 'records' (records.parquet)"
+            )
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._part == "manifest":
+            self.manifest += data[start:end]
+            if len(self.manifest) > _MANIFEST_LIMIT:
+                raise MalformedUpload("the manifest part is larger than 1 MiB; it is not one")
+        elif self._part == "records" and self.records is not None:
+            self.records.write(data[start:end])
+
+    def _part_end(self) -> None:
+        if self._part == "manifest":
+            self.manifest_done = True
+        elif self._part == "records":
+            self.records_done = True
+        self._part = None
+
+
+def _boundary(request: Request) -> bytes:
+    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    boundary = options.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary:
+        raise MalformedUpload(
+            "send the package as multipart/form-data with parts 'manifest' and 'records'"
+        )
+    return boundary
+
+
+def _check_length(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit + _CHUNK_SLACK:
+        raise PayloadTooLarge(
+            f"the upload is {declared} bytes; this matcher accepts at most {limit} bytes "
+            "of records (max_upload_bytes)"
+        )
+
+
+def _verify_manifest(state: AppState, raw: bytes, company: str) -> ManifestVerdict:
+    with state.engine.connect() as conn:
+        return check_manifest(conn, raw, company, state.reveal_key_fingerprint)
+
+
+def _store(
+    state: AppState, raw: bytes, records: PendingBlob, principal: Principal
+) -> tuple[Extract, bool]:
+    """Check the records, move the blob into place and record the extract atomically."""
+    company = principal.own_company()
+    verdict = _verify_manifest(state, raw, company)
+    if verdict.duplicate is not None:
+        records.discard()
+        return verdict.duplicate, False
+    manifest: Manifest = verdict.manifest
+    records.finish()
+    check_records(records.path, records.sha256, manifest)
+    size = records.size
+    key = state.blobs.commit(records)
+    try:
+        with state.engine.begin() as conn:
+            # Checked again inside the transaction that stores: another upload may have
+            # landed between the first check and now.
+            verdict = check_manifest(conn, raw, company, state.reveal_key_fingerprint)
+            if verdict.duplicate is not None:
+                return verdict.duplicate, False
+            stored = store_extract(
+                conn,
+                NewExtract(
+                    id=str(manifest.extract_id),
+                    company_id=company,
+                    as_of=manifest.as_of,
+                    uploaded_by=principal.user_id,
+                    row_count=manifest.row_count,
+                    size_bytes=size,
+                    records_sha256=key,
+                    blob_key=key,
+                    manifest=manifest.model_dump(mode="json"),
+                    contract_version=manifest.contract_version,
+                    encoding_digest=manifest.encoding_digest,
+                    matching_key_epoch=manifest.matching_key_epoch,
+                    reveal_key_fingerprint=manifest.reveal_key_fingerprint,
+                    wrapped_data_key=manifest.wrapped_data_key,
+                ),
+            )
+        return stored, True
+    except BaseException as exc:
+        _drop_unreferenced_blob(state, key)
+        if isinstance(exc, IntegrityError):
+            raise ConflictError(
+                f"another upload for company {company} was stored at the same time; "
+                "upload again (an identical package is a no-op)"
+            ) from exc
+        raise
+
+
+def _drop_unreferenced_blob(state: AppState, key: str) -> None:
+    with state.engine.connect() as conn:
+        used = conn.execute(
+            select(extracts_table.c.id).where(extracts_table.c.blob_key == key).limit(1)
+        ).first()
+    if used is None:
+        state.blobs.delete(key)
+
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["manifest", "records"],
+                    "properties": {
+                        "manifest": {"type": "string", "format": "binary"},
+                        "records": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/extracts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ExtractOut,
+    openapi_extra=_UPLOAD_BODY,
+    responses={200: {"model": ExtractOut, "description": "identical package: nothing changed"}},
+)
+async def post_extract(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("data_officer"))],
+    state: Annotated[AppState, Depends(app_state)],
+) -> JSONResponse:
+    """Upload a signed package; 201 when stored, 200 with the same id when already stored."""
+    company = principal.own_company()
+    limit = state.settings.max_upload_bytes
+    _check_length(request, limit)
+    stream = _PackageStream(_boundary(request), state)
+    received = 0
+    checked = False
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit + _CHUNK_SLACK:
+                raise PayloadTooLarge(
+                    f"the upload exceeds this matcher's limit of {limit} bytes (max_upload_bytes)"
+                )
+            stream.feed(chunk)
+            if stream.manifest_done and not checked:
+                checked = True
+                verdict = await run_in_threadpool(
+                    _verify_manifest, state, bytes(stream.manifest), company
+                )
+                if verdict.duplicate is not None:
+                    # Same signed manifest, same records hash: a retry. Stop reading.
+                    stream.discard()
+                    body = ExtractOut.of(verdict.duplicate).model_dump(mode="json")
+                    return JSONResponse(body, status_code=200)
+        stream.close()
+        if not stream.manifest_done or stream.records is None or not stream.records_done:
+            raise MalformedUpload(
+                "the upload needs both parts, 'manifest' (manifest.json) and 'records' "
+                "(records.parquet), and must be complete"
+            )
+        stored, created = await run_in_threadpool(
+            _store, state, bytes(stream.manifest), stream.records, principal
+        )
+    except BaseException:
+        stream.discard()
+        raise
+    body = ExtractOut.of(stored).model_dump(mode="json")
+    return JSONResponse(body, status_code=201 if created else 200)
+
+
+@router.get("/extracts")
+def get_extracts(
+    principal: Annotated[Principal, Depends(require("data_officer", "admin"))],
+    conn: Annotated[Connection, Depends(connection)],
+) -> list[ExtractOut]:
+    """Data officers see their own company's extracts; admins see all."""
+    company = None if principal.role == "admin" else principal.own_company()
+    return [ExtractOut.of(e) for e in list_extracts(conn, company)]
+
+
+@router.get("/extracts/{extract_id}")
+def get_one_extract(
+    extract_id: str,
+    principal: Annotated[Principal, Depends(require("data_officer", "admin"))],
+    conn: Annotated[Connection, Depends(connection)],
+) -> ExtractOut:
+    company = None if principal.role == "admin" else principal.own_company()
+    extract = get_extract(conn, extract_id, company)
+    if extract is None:
+        raise NotFound(f"no extract {extract_id}")
+    return ExtractOut.of(extract)

@@ -1,0 +1,105 @@
+"""Hits API (investigators and approvers): only hits involving the caller's own company.
+
+Items show the own ref and the counterpart's company, never the counterpart's ref and never a
+similarity score. Pagination is by opaque cursor, oldest hit first.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Connection
+
+from matcher.errors import InvalidInput, NotFound
+from matcher.service.deps import Principal, connection, require
+from matcher.store.hits import CompanyHit, hit_for_company, hits_for_company
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["hits"])
+
+Reader = Annotated[Principal, Depends(require("investigator", "approver"))]
+Conn = Annotated[Connection, Depends(connection)]
+
+
+class HitOut(BaseModel):
+    id: int
+    rule: str
+    band: str
+    status: str
+    own_company: str
+    own_ref: str
+    counterpart_company: str
+    overlap_start: date
+    overlap_end: date
+    overlap_days: int
+    first_seen: datetime
+    last_seen: datetime
+
+    @classmethod
+    def of(cls, hit: CompanyHit) -> HitOut:
+        return cls(**hit.__dict__)
+
+
+class HitPage(BaseModel):
+    items: list[HitOut]
+    next_cursor: str | None
+
+
+def _cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def _after(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        after = json.loads(base64.urlsafe_b64decode(padded))["after"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidInput("the cursor is not one this API returned; start without one") from None
+    if not isinstance(after, int) or after < 0:
+        raise InvalidInput("the cursor is not one this API returned; start without one")
+    return after
+
+
+@router.get("/hits")
+def get_hits(
+    principal: Reader,
+    conn: Conn,
+    status: Annotated[str | None, Query(max_length=30)] = None,
+    rule: Annotated[str | None, Query(max_length=100)] = None,
+    band: Literal["strong", "review"] | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> HitPage:
+    company = principal.own_company()
+    items = hits_for_company(
+        conn,
+        company,
+        status=status,
+        rule=rule,
+        band=band,
+        after_id=_after(cursor),
+        limit=limit + 1,
+    )
+    more = len(items) > limit
+    items = items[:limit]
+    return HitPage(
+        items=[HitOut.of(h) for h in items],
+        next_cursor=_cursor(items[-1].id) if more else None,
+    )
+
+
+@router.get("/hits/{hit_id}")
+def get_hit(hit_id: int, principal: Reader, conn: Conn) -> HitOut:
+    hit = hit_for_company(conn, hit_id, principal.own_company())
+    if hit is None:
+        raise NotFound(f"no hit {hit_id}")
+    return HitOut.of(hit)

@@ -1,0 +1,124 @@
+"""The matcher's settings and its data directory.
+
+A data directory holds ``matcher.toml`` (written by :func:`init_data_dir`: database URL and
+reveal KEM), the SQLite database by default, ``blobs/`` and ``keys/`` (the reveal private key,
+mode 0600: outside the database, so a database backup never holds it). ``matcher serve`` needs
+only ``--data-dir``: everything else is read once from ``matcher.toml`` by :func:`load_settings`
+and passed down.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from matcher.contract import RevealKem
+from matcher.crypto import generate_reveal_key_pair, write_private_key_file
+from matcher.errors import ConfigError
+from matcher.store.blobs import BlobStore
+from matcher.store.database import create_database_engine, upgrade_engine
+from matcher.store.users import add_user
+
+__all__ = [
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "SETTINGS_FILE",
+    "Settings",
+    "init_data_dir",
+    "load_settings",
+]
+
+SETTINGS_FILE = "matcher.toml"
+DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
+
+
+class Settings(BaseModel):
+    """Everything the app and the CLI need; paths default to places inside ``data_dir``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path
+    database_url: str = ""
+    max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, gt=0)
+    blob_dir: Path = Path()
+    reveal_kem: RevealKem = "X25519"
+    reveal_private_key_path: Path = Path()
+    reveal_public_key_path: Path = Path()
+    policy_path: Path | None = None  # None: the shipped default policy (until issue 4)
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        # Frozen model: fill derived defaults through object.__setattr__ once, at creation.
+        data_dir = self.data_dir
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{data_dir / 'matcher.db'}")
+        if self.blob_dir == Path():
+            object.__setattr__(self, "blob_dir", data_dir / "blobs")
+        if self.reveal_private_key_path == Path():
+            object.__setattr__(self, "reveal_private_key_path", data_dir / "keys" / "reveal.key")
+        if self.reveal_public_key_path == Path():
+            object.__setattr__(self, "reveal_public_key_path", data_dir / "keys" / "reveal.pub")
+        return self
+
+
+def _toml_string(value: str) -> str:
+    # JSON string escapes are valid TOML basic-string escapes for everything we write.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def load_settings(data_dir: Path) -> Settings:
+    """Read ``<data_dir>/matcher.toml`` (written by ``matcher init``)."""
+    path = data_dir / SETTINGS_FILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{path} does not exist; create the data directory with `matcher init --data-dir "
+            f"{data_dir}`"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    known = set(Settings.model_fields) - {"data_dir"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {unknown}; expected some of {sorted(known)}")
+    try:
+        return Settings(data_dir=data_dir, **raw)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def init_data_dir(
+    data_dir: Path, database_url: str | None, kem: RevealKem = "X25519"
+) -> tuple[Settings, str]:
+    """``matcher init``: settings file, database schema, blob folder, reveal keys, first admin.
+
+    Returns the settings and the first admin's token, which is shown once and stored nowhere.
+    Refuses a data directory that has a settings file already.
+    """
+    data_dir = data_dir.resolve()
+    settings_path = data_dir / SETTINGS_FILE
+    if settings_path.exists():
+        raise ConfigError(f"{settings_path} exists already; this data directory is initialised")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=data_dir, database_url=database_url or "", reveal_kem=kem)
+    keys = generate_reveal_key_pair(kem)
+    write_private_key_file(settings.reveal_private_key_path, keys.private_pem)
+    settings.reveal_public_key_path.write_bytes(keys.public_pem)
+    BlobStore(settings.blob_dir).ensure()
+    engine = create_database_engine(settings.database_url)
+    try:
+        upgrade_engine(engine)
+        with engine.begin() as conn:
+            _, token = add_user(conn, "admin", "admin", None)
+    finally:
+        engine.dispose()
+    settings_path.write_text(
+        "# Written by `matcher init`; read by `matcher serve --data-dir`.\n"
+        f"database_url = {_toml_string(settings.database_url)}\n"
+        f"reveal_kem = {_toml_string(settings.reveal_kem)}\n",
+        encoding="utf-8",
+    )
+    return settings, token

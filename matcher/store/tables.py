@@ -1,0 +1,159 @@
+"""The matcher's database tables (SQLAlchemy 2 Core), the same for SQLite and PostgreSQL.
+
+Migrations in ``migrations/versions`` create exactly these; a test compares the two. Room is
+left for the reveal workflow and audit log (issue 4): hits have a free-text ``status`` column
+(open, resolved_by_data, later review states) and every row has a stable id to refer to.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+__all__ = [
+    "COMPANY_ROLES",
+    "EXTRACT_STATUSES",
+    "HIT_STATUSES",
+    "ROLES",
+    "RUN_STATUSES",
+    "companies",
+    "extracts",
+    "hits",
+    "metadata",
+    "runs",
+    "users",
+]
+
+ROLES = ("admin", "data_officer", "investigator", "approver", "auditor")
+COMPANY_ROLES = ("data_officer", "investigator", "approver")
+EXTRACT_STATUSES = ("active", "superseded")
+RUN_STATUSES = ("running", "succeeded", "failed")
+HIT_STATUSES = ("open", "resolved_by_data")
+
+# Deterministic constraint names, so migrations can refer to them on both databases.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+companies = Table(
+    "companies",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("signing_public_key", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("company_id", String(64), ForeignKey("companies.id"), nullable=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+extracts = Table(
+    "extracts",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the manifest's extract_id (UUID)
+    Column("company_id", String(64), ForeignKey("companies.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("uploaded_by", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("records_sha256", String(64), nullable=False),
+    Column("blob_key", String(64), nullable=False),
+    Column("manifest", JSON, nullable=False),
+    Column("contract_version", String(10), nullable=False),
+    Column("encoding_digest", String(80), nullable=False),
+    Column("matching_key_epoch", String(100), nullable=False),
+    Column("reveal_key_fingerprint", String(64), nullable=False),
+    # Nulled by retention (issue 4): without it the sealed fields can never be opened again.
+    Column("wrapped_data_key", Text, nullable=True),
+    Column("superseded_at", DateTime(timezone=True), nullable=True),
+    Index("ix_extracts_company_id_status", "company_id", "status"),
+    # At most one active extract per company: two concurrent uploads can not both win.
+    Index(
+        "uq_extracts_one_active",
+        "company_id",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("run_date", Date, nullable=False),
+    Column("policy_id", String(100), nullable=False),
+    Column("policy_version", String(50), nullable=False),
+    Column("policy_digest", String(80), nullable=False),
+    Column("extract_ids", JSON, nullable=False),  # company -> extract id the run read
+    Column("counts", JSON, nullable=False),
+    Column("started_by", String(100), nullable=False),
+    Column("error", Text, nullable=True),
+)
+
+hits = Table(
+    "hits",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("rule_id", String(100), nullable=False),
+    Column("lane", String(20), nullable=False),
+    Column("band", String(20), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("company_a", String(64), ForeignKey("companies.id"), nullable=False),
+    Column("ref_a", String(128), nullable=False),
+    Column("extract_a", String(36), ForeignKey("extracts.id"), nullable=False),
+    Column("company_b", String(64), ForeignKey("companies.id"), nullable=False),
+    Column("ref_b", String(128), nullable=False),
+    Column("extract_b", String(36), ForeignKey("extracts.id"), nullable=False),
+    Column("overlap_start", Date, nullable=False),
+    Column("overlap_end", Date, nullable=False),
+    Column("overlap_days", Integer, nullable=False),
+    Column("score", Float, nullable=True),  # internal only: never in an API response
+    Column("policy_id", String(100), nullable=False),
+    Column("policy_digest", String(80), nullable=False),
+    Column("first_run_id", String(36), ForeignKey("runs.id"), nullable=False),
+    Column("last_run_id", String(36), ForeignKey("runs.id"), nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("rule_id", "company_a", "ref_a", "company_b", "ref_b"),
+    Index("ix_hits_company_a", "company_a"),
+    Index("ix_hits_company_b", "company_b"),
+)

@@ -1,0 +1,99 @@
+"""Users and their bearer tokens. Only the SHA-256 of a token is stored; the token itself is
+returned once, when the user is added."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
+
+from matcher.crypto import api_token_hash, api_token_hashes_equal, new_api_token
+from matcher.errors import ConflictError, InvalidInput, NotFound
+from matcher.store.database import utc, utcnow
+from matcher.store.tables import COMPANY_ROLES, ROLES, companies, users
+
+__all__ = ["User", "add_user", "list_users", "revoke_user", "user_for_token"]
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: str
+    company_id: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _user(row: Any) -> User:
+    revoked = None if row.revoked_at is None else utc(row.revoked_at)
+    return User(row.id, row.name, row.role, row.company_id, utc(row.created_at), revoked)
+
+
+def add_user(conn: Connection, name: str, role: str, company_id: str | None) -> tuple[User, str]:
+    """Add a user; returns the user and the bearer token, which is not stored anywhere."""
+    if not (1 <= len(name) <= 100) or not name.strip() or "/" in name:
+        raise InvalidInput("a user name is 1-100 characters without '/'")
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    if role in COMPANY_ROLES and company_id is None:
+        raise InvalidInput(f"role {role} is bound to a company: give the company id")
+    if role not in COMPANY_ROLES and company_id is not None:
+        raise InvalidInput(f"role {role} is not bound to a company: give no company id")
+    if company_id is not None:
+        known = conn.execute(select(companies.c.id).where(companies.c.id == company_id)).first()
+        if known is None:
+            raise InvalidInput(f"company {company_id} is not registered; add it first")
+    token = new_api_token()
+    now = utcnow()
+    try:
+        with conn.begin_nested():
+            user_id = conn.execute(
+                users.insert()
+                .values(
+                    name=name,
+                    role=role,
+                    company_id=company_id,
+                    token_hash=api_token_hash(token),
+                    created_at=now,
+                )
+                .returning(users.c.id)
+            ).scalar_one()
+    except IntegrityError as exc:
+        raise ConflictError(f"a user named {name} exists already") from exc
+    return User(user_id, name, role, company_id, now, None), token
+
+
+def revoke_user(conn: Connection, name: str) -> User:
+    """Revoke the user's token at once. Revoking twice keeps the first time."""
+    row = conn.execute(select(users).where(users.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"no user named {name}")
+    if row.revoked_at is None:
+        conn.execute(users.update().where(users.c.id == row.id).values(revoked_at=utcnow()))
+        row = conn.execute(select(users).where(users.c.id == row.id)).one()
+    return _user(row)
+
+
+def list_users(conn: Connection) -> list[User]:
+    return [_user(r) for r in conn.execute(select(users).order_by(users.c.name))]
+
+
+def user_for_token(conn: Connection, token: str) -> User | None:
+    """The active user holding ``token``, or None (unknown or revoked)."""
+    digest = api_token_hash(token)
+    row = conn.execute(select(users).where(users.c.token_hash == digest)).first()
+    # The index lookup already matched; the constant-time compare keeps the check itself from
+    # depending on how many leading characters agree.
+    if row is None or not api_token_hashes_equal(row.token_hash, digest):
+        return None
+    if row.revoked_at is not None:
+        return None
+    return _user(row)
