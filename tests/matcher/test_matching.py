@@ -1,0 +1,245 @@
+"""Both lanes on hand-built extracts: every rule edge an investigator would notice."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+
+from matcher.core.matching import HIT_SCHEMA, combine_plan
+from matcher.core.rules import ExactRule, FuzzyRule, RuleSet
+from matcher.engine import find_hits
+
+RUN = date(2026, 3, 1)
+KINDS = frozenset({"residential", "student"})
+EXACT = ExactRule("concurrent", KINDS, 92)
+FUZZY = FuzzyRule("variant", KINDS, 92, {"name": 0.6, "birth_date": 0.4}, 0.8, (0.7, 0.8))
+RULES = RuleSet("p", "1", "sha256:00", (EXACT, FUZZY))
+
+FULL = b"\xff" * 8  # 64 bits set
+
+
+def _name(shared_bits: int) -> bytes:
+    """A name filter sharing ``shared_bits`` of FULL's bits: Dice = 2k / (64 + k)."""
+    value = (1 << shared_bits) - 1
+    return value.to_bytes(8, "little")
+
+
+def _token(person: int) -> bytes:
+    return person.to_bytes(32, "big")
+
+
+def _record(ref: str, person: int | None, start: date, **extra: Any) -> dict[str, Any]:
+    row = {
+        "ref": ref,
+        "token_national_id": None if person is None else _token(person),
+        "contract_start": start,
+        "contract_end": None,
+        "contract_type": "residential",
+        "block_birth_initials": None,
+        "filter_name": _name(3),
+        "filter_birth_date": _name(5),
+    }
+    row.update(extra)
+    return row
+
+
+def _frame(*rows: dict[str, Any]) -> pl.LazyFrame:
+    schema = {
+        "ref": pl.String,
+        "token_national_id": pl.Binary,
+        "contract_start": pl.Date,
+        "contract_end": pl.Date,
+        "contract_type": pl.String,
+        "block_birth_initials": pl.Binary,
+        "filter_name": pl.Binary,
+        "filter_birth_date": pl.Binary,
+    }
+    return pl.LazyFrame(list(rows), schema=schema)
+
+
+def _pairs(hits: pl.DataFrame) -> set[tuple[str, str, str, str, str]]:
+    return {
+        (r["rule_id"], r["company_a"], r["ref_a"], r["company_b"], r["ref_b"])
+        for r in hits.iter_rows(named=True)
+    }
+
+
+def _two_companies(end_b: date | None, start: date = date(2025, 1, 1)) -> pl.DataFrame:
+    return find_hits(
+        {
+            "norr": _frame(_record("n1", 7, start, contract_end=date(2030, 1, 1))),
+            "lin": _frame(_record("l1", 7, date(2025, 1, 1), contract_end=end_b)),
+        },
+        RULES,
+        RUN,
+    )
+
+
+def test_overlap_of_92_days_is_flagged_and_91_is_not() -> None:
+    flagged = _two_companies(date(2025, 1, 1) + timedelta(days=91))  # 92 days inclusive
+    assert _pairs(flagged) == {("concurrent", "lin", "l1", "norr", "n1")}
+    row = flagged.row(0, named=True)
+    assert (row["overlap_start"], row["overlap_end"], row["overlap_days"]) == (
+        date(2025, 1, 1),
+        date(2025, 4, 2),
+        92,
+    )
+    assert row["lane"] == "exact" and row["band"] == "strong" and row["score"] is None
+    assert _two_companies(date(2025, 1, 1) + timedelta(days=90)).is_empty()
+
+
+def test_open_ended_contract_runs_to_the_run_date() -> None:
+    hits = _two_companies(None, start=date(2025, 11, 1))
+    row = hits.row(0, named=True)
+    assert row["overlap_end"] == RUN
+    assert row["overlap_days"] == (RUN - date(2025, 11, 1)).days + 1 == 121
+    # Starting one day later the ongoing overlap is only 91 days at the run date.
+    assert _two_companies(None, start=RUN - timedelta(days=90)).is_empty()
+
+
+def test_parking_and_storage_contracts_are_never_flagged() -> None:
+    hits = find_hits(
+        {
+            "a": _frame(_record("a1", 1, date(2024, 1, 1), contract_type="parking")),
+            "b": _frame(_record("b1", 1, date(2024, 1, 1))),
+            "c": _frame(_record("c1", 1, date(2024, 1, 1), contract_type="student")),
+        },
+        RULES,
+        RUN,
+    )
+    assert _pairs(hits) == {("concurrent", "b", "b1", "c", "c1")}
+
+
+def test_two_contracts_at_the_same_company_are_never_paired() -> None:
+    hits = find_hits(
+        {
+            "a": _frame(_record("a1", 1, date(2024, 1, 1)), _record("a2", 1, date(2024, 1, 1))),
+            "b": _frame(_record("b1", 2, date(2024, 1, 1))),
+        },
+        RULES,
+        RUN,
+    )
+    assert hits.is_empty()
+
+
+def test_three_companies_give_every_pair_once_in_company_order() -> None:
+    extracts = {
+        name: _frame(_record(f"{name}1", 5, date(2024, 1, 1))) for name in ("vasa", "bo", "hem")
+    }
+    hits = find_hits(extracts, RULES, RUN)
+    assert _pairs(hits) == {
+        ("concurrent", "bo", "bo1", "hem", "hem1"),
+        ("concurrent", "bo", "bo1", "vasa", "vasa1"),
+        ("concurrent", "hem", "hem1", "vasa", "vasa1"),
+    }
+
+
+def test_a_person_with_two_contracts_gives_one_hit_per_record_pair() -> None:
+    hits = find_hits(
+        {
+            "a": _frame(_record("a1", 1, date(2024, 1, 1)), _record("a2", 1, date(2024, 6, 1))),
+            "b": _frame(_record("b1", 1, date(2024, 1, 1))),
+        },
+        RULES,
+        RUN,
+    )
+    assert _pairs(hits) == {
+        ("concurrent", "a", "a1", "b", "b1"),
+        ("concurrent", "a", "a2", "b", "b1"),
+    }
+
+
+def _variant(shared_bits: int, person_b: int | None = 2, **extra: Any) -> pl.DataFrame:
+    block = b"k" * 16
+    a = _record("a1", 1, date(2024, 1, 1), block_birth_initials=block, filter_name=FULL)
+    a["filter_birth_date"] = FULL
+    b = _record(
+        "b1",
+        person_b,
+        date(2024, 1, 1),
+        block_birth_initials=block,
+        filter_name=_name(shared_bits),
+        filter_birth_date=FULL,
+    )
+    b.update(extra)
+    return find_hits({"a": _frame(a), "b": _frame(b)}, RULES, RUN)
+
+
+@pytest.mark.parametrize(
+    ("shared_bits", "band"),
+    [(56, "strong"), (26, "review"), (10, None)],  # scores 0.96, 0.747, 0.562
+)
+def test_fuzzy_bands_follow_the_rule_thresholds(shared_bits: int, band: str | None) -> None:
+    hits = _variant(shared_bits)
+    if band is None:
+        assert hits.is_empty()
+        return
+    row = hits.row(0, named=True)
+    assert (row["rule_id"], row["lane"], row["band"]) == ("variant", "fuzzy", band)
+    dice_name = 2 * shared_bits / (64 + shared_bits)
+    assert row["score"] == pytest.approx(0.6 * dice_name + 0.4)
+
+
+def test_fuzzy_lane_pairs_a_missing_id_but_not_records_without_a_shared_key() -> None:
+    assert _variant(56, person_b=None)["band"].to_list() == ["strong"]
+    assert _variant(56, block_birth_initials=b"x" * 16).is_empty()
+
+
+def test_fuzzy_lane_respects_contract_type_and_overlap() -> None:
+    assert _variant(56, contract_type="storage").is_empty()
+    assert _variant(56, contract_end=date(2024, 3, 31)).is_empty()  # 91 days
+
+
+def test_equal_ids_are_left_to_the_exact_lane() -> None:
+    # Same person, similar filters, shared block: one exact hit, no fuzzy duplicate.
+    hits = _variant(56, person_b=1)
+    assert _pairs(hits) == {("concurrent", "a", "a1", "b", "b1")}
+
+
+def test_combine_drops_a_fuzzy_hit_for_a_pair_the_exact_lane_already_has() -> None:
+    row = {
+        "rule_id": "concurrent",
+        "lane": "exact",
+        "band": "strong",
+        "company_a": "a",
+        "ref_a": "a1",
+        "company_b": "b",
+        "ref_b": "b1",
+        "overlap_start": date(2024, 1, 1),
+        "overlap_end": RUN,
+        "overlap_days": 100,
+        "score": None,
+    }
+    fuzzy = {**row, "rule_id": "variant", "lane": "fuzzy", "score": 0.9}
+    other = {**fuzzy, "ref_b": "b2"}
+    frame = combine_plan(
+        [pl.LazyFrame([row], schema=HIT_SCHEMA)], [pl.LazyFrame([fuzzy, other], schema=HIT_SCHEMA)]
+    ).collect()
+    assert _pairs(frame) == {
+        ("concurrent", "a", "a1", "b", "b1"),
+        ("variant", "a", "a1", "b", "b2"),
+    }
+
+
+def test_oversized_blocks_are_skipped() -> None:
+    block = b"k" * 16
+    rows_a = [
+        _record(f"a{i}", 100 + i, date(2024, 1, 1), block_birth_initials=block, filter_name=FULL)
+        for i in range(3)
+    ]
+    rows_b = [
+        _record(f"b{i}", 200 + i, date(2024, 1, 1), block_birth_initials=block, filter_name=FULL)
+        for i in range(3)
+    ]
+    extracts = {"a": _frame(*rows_a), "b": _frame(*rows_b)}
+    assert len(find_hits(extracts, RULES, RUN)) == 9
+    assert find_hits(extracts, RULES, RUN, max_block_size=5).is_empty()
+
+
+def test_output_has_the_documented_schema_even_when_empty() -> None:
+    assert find_hits({"a": _frame()}, RULES, RUN).schema == HIT_SCHEMA
+    assert find_hits({"a": _frame(), "b": _frame()}, RULES, RUN).schema == HIT_SCHEMA
+    assert _two_companies(None).schema == HIT_SCHEMA
