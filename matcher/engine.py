@@ -30,6 +30,7 @@ from matcher.core.matching import (
     fuzzy_hits_plan,
     fuzzy_pairs_plan,
     fuzzy_records,
+    rule_token_columns,
     stack_extracts,
 )
 from matcher.core.rules import RuleSet
@@ -81,6 +82,9 @@ def find_hits(
     if len(extracts) < 2:
         return pl.DataFrame(schema=HIT_SCHEMA)
     columns = _matching_columns(extracts)
+    columns += sorted(
+        {c for rule in rules.fuzzy_rules for c in rule_token_columns(rule)} - set(columns)
+    )
     stacked = stack_extracts(extracts, columns).collect()
     records = stacked.lazy()
     exact = [exact_plan(records, rule, run_date).collect().lazy() for rule in rules.exact_rules]
@@ -102,10 +106,20 @@ def find_hits(
             rows_a = pairs["rid_a"].to_numpy()
             rows_b = pairs["rid_b"].to_numpy()
             score = np.zeros(len(pairs), dtype=np.float64)
+            passes = np.ones(len(pairs), dtype=np.bool_)
             for column, weight in weights.items():
                 if column not in matrices:
                     matrices[column] = filter_matrix(stacked[column])
-                score += weight * dice_pairs(matrices[column], rows_a, rows_b)
-            scored = pairs.lazy().with_columns(pl.Series("score", score))
+                dice = dice_pairs(matrices[column], rows_a, rows_b)
+                score += weight * dice
+                floor = rule.floors.get(column.removeprefix(FILTER_PREFIX))
+                if floor is not None:
+                    passes &= dice >= floor
+            score = np.minimum(1.0, score + pairs["bonus"].to_numpy())
+            scored = (
+                pairs.lazy()
+                .with_columns(pl.Series("score", score))
+                .filter(pl.Series("passes", passes))
+            )
             fuzzy.append(fuzzy_hits_plan(scored, rule).collect().lazy())
     return combine_plan(exact, fuzzy).collect()

@@ -35,6 +35,7 @@ __all__ = [
     "fuzzy_hits_plan",
     "fuzzy_pairs_plan",
     "fuzzy_records",
+    "rule_token_columns",
     "stack_extracts",
 ]
 
@@ -173,17 +174,44 @@ def fuzzy_pairs_plan(
     (``matcher.core.similarity.dice_pairs`` on ``rid_a``/``rid_b``) and passes them, with a
     ``score`` column, to :func:`fuzzy_hits_plan`.
     """
-    pairs = _sides(candidates, records, _PAIR_COLUMNS).filter(
+    tokens = rule_token_columns(rule)
+    pairs = _sides(candidates, records, (*_PAIR_COLUMNS, *tokens)).filter(
         pl.col(f"{NATIONAL_ID}_a").is_null()
         | pl.col(f"{NATIONAL_ID}_b").is_null()
         | (pl.col(f"{NATIONAL_ID}_a") != pl.col(f"{NATIONAL_ID}_b"))
     )
-    return _types_and_overlap(pairs, rule.contract_types, rule.min_overlap_days, run_date)
+    pairs = _types_and_overlap(pairs, rule.contract_types, rule.min_overlap_days, run_date)
+    return pairs.with_columns(_corroboration_bonus(rule).alias("bonus")).drop(
+        [f"{column}_{side}" for column in tokens for side in "ab"]
+    )
+
+
+def rule_token_columns(rule: FuzzyRule) -> tuple[str, ...]:
+    """The exact-token columns a fuzzy rule reads as corroborating evidence."""
+    return tuple(token_column(name) for name in sorted(rule.corroboration))
+
+
+def _corroboration_bonus(rule: FuzzyRule) -> pl.Expr:
+    """The largest bonus among the rule's tokens that are present and equal on both sides."""
+    terms = [
+        pl.when(
+            pl.col(f"{token_column(name)}_a").is_not_null()
+            & (pl.col(f"{token_column(name)}_a") == pl.col(f"{token_column(name)}_b"))
+        )
+        .then(pl.lit(bonus))
+        .otherwise(pl.lit(0.0))
+        for name, bonus in sorted(rule.corroboration.items())
+    ]
+    return pl.max_horizontal(terms) if terms else pl.lit(0.0)
 
 
 def fuzzy_filter_columns(rule: FuzzyRule) -> dict[str, float]:
-    """``filter_<name>`` column -> weight for one fuzzy rule, in a stable order."""
-    return {f"{FILTER_PREFIX}{name}": rule.filters[name] for name in sorted(rule.filters)}
+    """``filter_<name>`` column -> weight for one fuzzy rule, in a stable order.
+
+    Filters that only have a floor appear with weight 0, so the caller computes their Dice too.
+    """
+    names = sorted({*rule.filters, *rule.floors})
+    return {f"{FILTER_PREFIX}{name}": rule.filters.get(name, 0.0) for name in names}
 
 
 def fuzzy_hits_plan(scored: pl.LazyFrame, rule: FuzzyRule) -> pl.LazyFrame:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from matcher.contract import CONTRACT_TYPES, REVEALABLE_FIELDS
+from matcher.contract import CONTRACT_TYPES, REVEALABLE_FIELDS, TOKEN_FIELDS
 
 __all__ = [
     "DEFAULT_MIN_OVERLAP_DAYS",
@@ -62,7 +62,12 @@ class FuzzyRule:
     """National-id tokens differ or are missing, but the weighted Bloom-filter Dice is high.
 
     ``filters`` maps a filter name (column ``filter_<name>``) to its weight; weights sum to 1,
-    so the score is in 0..1. ``score >= min`` is band "strong",
+    so the weighted Dice is in 0..1. ``floors`` are per-filter minimum Dice values: a pair below
+    any floor is never a hit, however high the rest scores (two people with one name and
+    different birth dates are two people). ``corroboration`` maps an exact token field (phone,
+    email) to a bonus added when both records carry that token and it is equal: independent
+    evidence that tells a surname change apart from a namesake. The score is
+    ``min(1, weighted Dice + largest bonus)``; ``score >= min`` is band "strong",
     ``review_band[0] <= score < min`` is band "review"; ``review_band[1]`` equals ``min``.
     """
 
@@ -74,6 +79,8 @@ class FuzzyRule:
     min: float
     review_band: tuple[float, float]
     reveal_fields: tuple[str, ...] = ()
+    floors: Mapping[str, float] = field(default_factory=dict, hash=False)
+    corroboration: Mapping[str, float] = field(default_factory=dict, hash=False)
 
     @property
     def lane(self) -> Lane:
@@ -160,8 +167,20 @@ def _rule(raw: Mapping[str, Any], path: str) -> Rule:
             raise RuleError(
                 f"{path}.review_band: [{low}, {high}] must be [low, min], low <= min = {minimum}"
             )
+        floors = _floors(raw.get("floors", {}), f"{path}.floors")
+        corroboration = _corroboration(
+            raw.get("corroborating_tokens", {}), f"{path}.corroborating_tokens"
+        )
         return FuzzyRule(
-            rule_id, contract_types, min_overlap, filters, minimum, (low, minimum), reveal
+            rule_id,
+            contract_types,
+            min_overlap,
+            filters,
+            minimum,
+            (low, minimum),
+            reveal,
+            floors,
+            corroboration,
         )
     raise RuleError(f"{path}.lane: {lane!r} is not one of 'exact', 'fuzzy'")
 
@@ -212,3 +231,25 @@ def _filters(value: Any, path: str) -> Mapping[str, float]:
     if not math.isclose(total, 1.0, abs_tol=1e-9):
         raise RuleError(f"{path}: weights sum to {total:g}; they must sum to 1")
     return MappingProxyType(weights)
+
+
+def _floors(value: Any, path: str) -> Mapping[str, float]:
+    if not isinstance(value, Mapping):
+        raise RuleError(f"{path}: expected a table of filter name = minimum Dice, got {value!r}")
+    return MappingProxyType(
+        {str(name): _unit(floor, f"{path}.{name}") for name, floor in value.items()}
+    )
+
+
+def _corroboration(value: Any, path: str) -> Mapping[str, float]:
+    if not isinstance(value, Mapping):
+        raise RuleError(f"{path}: expected a table of token field = bonus, got {value!r}")
+    usable = [f for f in TOKEN_FIELDS if f != "national_id"]
+    unknown = [name for name in value if name not in usable]
+    if unknown:
+        raise RuleError(
+            f"{path}: {unknown!r} are not token fields; expected some of {', '.join(usable)}"
+        )
+    return MappingProxyType(
+        {str(name): _unit(bonus, f"{path}.{name}") for name, bonus in value.items()}
+    )

@@ -243,3 +243,51 @@ def test_output_has_the_documented_schema_even_when_empty() -> None:
     assert find_hits({"a": _frame()}, RULES, RUN).schema == HIT_SCHEMA
     assert find_hits({"a": _frame(), "b": _frame()}, RULES, RUN).schema == HIT_SCHEMA
     assert _two_companies(None).schema == HIT_SCHEMA
+
+
+GUARDED = FuzzyRule(
+    "variant",
+    KINDS,
+    92,
+    {"name": 0.6, "birth_date": 0.4},
+    0.9,
+    (0.85, 0.9),
+    floors={"birth_date": 0.95},
+    corroboration={"phone": 0.15},
+)
+
+
+def _guarded(
+    name_bits: int, dob_bits: int, phones: tuple[bytes | None, bytes | None]
+) -> pl.DataFrame:
+    block = b"k" * 16
+    rows = []
+    for ref, person, name, phone in (
+        ("a1", 1, FULL, phones[0]),
+        ("b1", 2, _name(name_bits), phones[1]),
+    ):
+        row = _record(ref, person, date(2024, 1, 1), block_birth_initials=block, filter_name=name)
+        row["filter_birth_date"] = FULL if ref == "a1" else _name(dob_bits)
+        row["token_phone"] = phone
+        rows.append(row)
+    frames = {
+        company: pl.LazyFrame([row], schema={**_frame().collect_schema(), "token_phone": pl.Binary})
+        for company, row in zip(("a", "b"), rows, strict=True)
+    }
+    return find_hits(frames, RuleSet("p", "1", "sha256:00", (GUARDED,)), RUN)
+
+
+def test_a_namesake_with_another_birth_date_is_never_a_hit() -> None:
+    # Identical names, birth-date Dice 2*50/114 = 0.88 < floor 0.95: two people, not one.
+    assert _guarded(64, 50, (None, None)).is_empty()
+    assert _guarded(64, 64, (None, None))["band"].to_list() == ["strong"]
+
+
+def test_an_equal_phone_token_corroborates_a_changed_surname() -> None:
+    # Name Dice 2*30/94 = 0.64 -> 0.78 alone: no hit; with the same phone token +0.15 = 0.93.
+    phone = b"p" * 32
+    assert _guarded(30, 64, (phone, b"q" * 32)).is_empty()
+    assert _guarded(30, 64, (None, None)).is_empty()
+    hit = _guarded(30, 64, (phone, phone)).row(0, named=True)
+    assert hit["band"] == "strong"
+    assert hit["score"] == pytest.approx(0.6 * 60 / 94 + 0.4 + 0.15)

@@ -35,6 +35,8 @@ def test_shipped_policy_gives_one_exact_and_one_fuzzy_rule() -> None:
     assert "national_id" in exact.reveal_fields
     assert sum(fuzzy.filters.values()) == pytest.approx(1.0)
     assert fuzzy.review_band[0] < fuzzy.min == fuzzy.review_band[1]
+    assert fuzzy.floors == {"birth_date": 0.95}
+    assert set(fuzzy.corroboration) == {"phone", "email"}
     assert rules.exact_rules == (exact,) and rules.fuzzy_rules == (fuzzy,)
 
 
@@ -80,6 +82,10 @@ _DELETE = object()
         (("rules",), [], "rules: expected at least one"),
         (("id",), "", "id: expected a non-empty string"),
         (("rules", 1, "min"), _DELETE, "rules[1].min"),
+        (("rules", 1, "floors"), {"birth_date": 1.2}, "rules[1].floors.birth_date"),
+        (("rules", 1, "floors"), 0.9, "rules[1].floors: expected a table"),
+        (("rules", 1, "corroborating_tokens"), {"national_id": 0.1}, "are not token fields"),
+        (("rules", 1, "corroborating_tokens"), {"phone": 2}, "corroborating_tokens.phone"),
     ],
 )
 def test_malformed_rule_is_refused_naming_the_key(
