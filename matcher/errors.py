@@ -69,13 +69,11 @@ class MatcherError(Exception):
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal"
     title: ClassVar[str] = "Internal error"
-    exit_code: ClassVar[int] = 1
 
 
 class ConfigError(MatcherError):
     slug = "configuration"
     title = "The matcher is not configured correctly"
-    exit_code = 2
 
 
 class AuthenticationError(MatcherError):
@@ -198,7 +196,6 @@ class NoActivePolicy(MatcherError):
     status = 409
     slug = "no-active-policy"
     title = "No active policy"
-    exit_code = 2
 
 
 class RunFailed(MatcherError):

@@ -104,17 +104,21 @@ def init_data_dir(
         raise ConfigError(f"{settings_path} exists already; this data directory is initialised")
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(data_dir=data_dir, database_url=database_url or "", reveal_kem=kem)
-    keys = generate_reveal_key_pair(kem)
-    write_private_key_file(settings.reveal_private_key_path, keys.private_pem)
-    settings.reveal_public_key_path.write_bytes(keys.public_pem)
-    BlobStore(settings.blob_dir).ensure()
     engine = create_database_engine(settings.database_url)
     try:
+        # The database first: when it is unreachable nothing else is written, so the same
+        # command can simply be run again.
         upgrade_engine(engine)
+        keys = generate_reveal_key_pair(kem)
+        write_private_key_file(settings.reveal_private_key_path, keys.private_pem)
+        settings.reveal_public_key_path.write_bytes(keys.public_pem)
+        BlobStore(settings.blob_dir).ensure()
         with engine.begin() as conn:
             _, token = add_user(conn, "admin", "admin", None)
     finally:
         engine.dispose()
+    # May hold a PostgreSQL password: readable by the service account only.
+    settings_path.touch(mode=0o600)
     settings_path.write_text(
         "# Written by `matcher init`; read by `matcher serve --data-dir`.\n"
         f"database_url = {_toml_string(settings.database_url)}\n"

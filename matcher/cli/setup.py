@@ -1,0 +1,236 @@
+"""`matcher init`, `matcher db upgrade` and `matcher serve`: set up and run the matcher."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, get_args
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from matcher.cli._common import (
+    Context,
+    HelpFormatter,
+    add_output_options,
+    data_dir_argument,
+    open_engine,
+    open_settings,
+    printable_database_url,
+)
+from matcher.contract import RevealKem
+from matcher.crypto import reveal_key_fingerprint
+from matcher.errors import ConfigError
+from matcher.settings import SETTINGS_FILE, init_data_dir
+from matcher.store.database import current_revision, upgrade_database
+
+__all__ = ["register"]
+
+_SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+_INIT_EXAMPLES = """\
+examples:
+  matcher init --data-dir /srv/crosscheck
+  matcher init --data-dir /srv/crosscheck \\
+      --database-url postgresql+psycopg://crosscheck@db.internal/crosscheck
+  matcher init --data-dir /srv/crosscheck --kem MLKEM768-X25519
+"""
+
+_UPGRADE_EXAMPLES = """\
+examples:
+  matcher db upgrade --data-dir /srv/crosscheck
+  CROSSCHECK_DATA_DIR=/srv/crosscheck matcher db upgrade
+"""
+
+_SERVE_EXAMPLES = """\
+examples:
+  matcher serve --data-dir /srv/crosscheck
+  matcher serve --data-dir /srv/crosscheck --host 0.0.0.0 --port 8443   (behind a TLS proxy)
+then: curl http://127.0.0.1:8000/readyz ; API docs at http://127.0.0.1:8000/docs
+"""
+
+
+def register(commands: Any, data_dir: Path) -> None:
+    init = commands.add_parser(
+        "init",
+        help="create a data directory: database, blob folder, reveal keys, first admin",
+        description=(
+            "Create the matcher's data directory: the settings file matcher.toml, the database "
+            "(a SQLite file in the directory unless --database-url names PostgreSQL) with its "
+            "schema, the blob folder for uploaded extracts, the reveal key pair (the private "
+            "key goes to keys/reveal.key with mode 0600, outside the database: back it up "
+            "separately) and the first admin user. The admin's token is printed once and "
+            "stored nowhere. Refuses a directory that is initialised already."
+        ),
+        epilog=_INIT_EXAMPLES,
+        formatter_class=HelpFormatter,
+    )
+    data_dir_argument(init, data_dir)
+    init.add_argument(
+        "--database-url",
+        metavar="URL",
+        help=(
+            "SQLAlchemy URL of the database, e.g. postgresql+psycopg://user@host/db "
+            "(default: sqlite:///D/matcher.db)"
+        ),
+    )
+    init.add_argument(
+        "--kem",
+        choices=get_args(RevealKem),
+        default="X25519",
+        help=(
+            "key encapsulation of the reveal key pair: X25519 (default) or the post-quantum "
+            "hybrid MLKEM768-X25519; every company's connector follows this choice"
+        ),
+    )
+    add_output_options(init, json_option=True)
+    init.set_defaults(handler=_init)
+
+    db = commands.add_parser(
+        "db",
+        help="database schema maintenance",
+        description="Database schema maintenance (Alembic migrations shipped with the matcher).",
+    )
+    db_commands = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
+    upgrade = db_commands.add_parser(
+        "upgrade",
+        help="bring the database schema to the newest version",
+        description=(
+            "Run the schema migrations up to the newest one. Do this after installing a new "
+            "matcher version, before `matcher serve`; /readyz answers 503 until it is done. "
+            "Back up the database first. Running it on a current schema changes nothing."
+        ),
+        epilog=_UPGRADE_EXAMPLES,
+        formatter_class=HelpFormatter,
+    )
+    data_dir_argument(upgrade, data_dir)
+    add_output_options(upgrade, json_option=False)
+    upgrade.set_defaults(handler=_db_upgrade)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the matcher's web service (API and pages)",
+        description=(
+            "Run the matcher's HTTP service with uvicorn until interrupted (Ctrl-C). "
+            "/healthz and /readyz need no token; everything else needs a bearer token in the "
+            "Authorization header (never in the URL, so access logs hold no tokens). "
+            "Serve on 127.0.0.1 and put a TLS-terminating reverse proxy in front of it; "
+            "tokens must not travel over plain HTTP between machines."
+        ),
+        epilog=_SERVE_EXAMPLES,
+        formatter_class=HelpFormatter,
+    )
+    data_dir_argument(serve, data_dir)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="TCP port to listen on (default: 8000)"
+    )
+    serve.add_argument(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug"),
+        default="info",
+        help="uvicorn's log level (default: info)",
+    )
+    add_output_options(serve, json_option=False)
+    serve.set_defaults(handler=_serve)
+
+
+def _check_database_url(url: str) -> None:
+    # Fail before anything is written: a half-made data directory keeps its new reveal key,
+    # and a second init would then refuse to overwrite it.
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ConfigError(
+            "--database-url is not a database URL; expected e.g. "
+            "postgresql+psycopg://user@host/database or sqlite:///path/matcher.db"
+        ) from None
+    if backend not in _SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"--database-url names the backend {backend!r}; the matcher supports "
+            "PostgreSQL (postgresql+psycopg://...) and SQLite (sqlite:///...)"
+        )
+
+
+def _init(args: argparse.Namespace, ctx: Context) -> int:
+    settings_file = args.data_dir.resolve() / SETTINGS_FILE
+    if settings_file.exists():
+        raise ConfigError(
+            f"{args.data_dir} is initialised already ({settings_file} exists); init never "
+            "overwrites a matcher. Choose another --data-dir for a new matcher, or run "
+            "`matcher db upgrade` to bring this one's schema up to date"
+        )
+    if args.database_url:
+        _check_database_url(args.database_url)
+    settings, token = init_data_dir(args.data_dir, args.database_url, args.kem)
+    fingerprint = reveal_key_fingerprint(settings.reveal_public_key_path.read_bytes())
+    if ctx.json:
+        ctx.emit_json(
+            {
+                "data_dir": settings.data_dir,
+                "database_url": printable_database_url(settings.database_url),
+                "reveal_kem": settings.reveal_kem,
+                "reveal_key_fingerprint": fingerprint,
+                "reveal_private_key": settings.reveal_private_key_path,
+                "admin_user": "admin",
+                "admin_token": token,
+            }
+        )
+        return 0
+    ctx.say(f"Initialised the matcher data directory {settings.data_dir}")
+    ctx.say(f"  database:            {printable_database_url(settings.database_url)}")
+    ctx.say(f"  reveal private key:  {settings.reveal_private_key_path} (mode 0600)")
+    ctx.say(
+        "  Back up the reveal private key separately from database backups, and keep the two "
+        "apart: without it no sealed field can ever be revealed."
+    )
+    ctx.out.print(f"reveal key fingerprint: {fingerprint}", markup=False)
+    ctx.say(
+        "  Give companies the public key (`matcher keys reveal-public`) and read this "
+        "fingerprint to them by phone."
+    )
+    ctx.out.print(
+        "The token of the first admin user 'admin' is shown only now and is stored nowhere; "
+        "put it in your password manager:",
+        markup=False,
+    )
+    ctx.out.print(token, markup=False)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
+    settings = open_settings(args.data_dir)
+    with open_engine(settings) as engine:
+        before = current_revision(engine)
+    upgrade_database(settings)
+    with open_engine(settings) as engine:
+        after = current_revision(engine)
+    if before == after:
+        ctx.say(f"The database schema is current (revision {after}); nothing to do.")
+    else:
+        ctx.say(f"Upgraded the database schema from revision {before} to {after}.")
+    return 0
+
+
+def _serve(args: argparse.Namespace, ctx: Context) -> int:
+    import uvicorn  # imported late: only this command needs the server
+
+    from matcher.service.app import create_app
+
+    settings = open_settings(args.data_dir)
+    app = create_app(settings)
+    ctx.say(
+        f"Serving the matcher for {settings.data_dir} on http://{args.host}:{args.port} "
+        "(API docs at /docs; Ctrl-C stops)"
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        # Do not tell every scanner which server and version answers.
+        server_header=False,
+    )
+    return 0
