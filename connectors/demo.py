@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     root: Path = args.dir
     console = Console(highlight=False)
 
-    def connector(*words: str) -> None:
+    def connector(*words: object) -> None:
         _run(console, "connector", connector_main, [str(w) for w in words])
 
     shutil.rmtree(root, ignore_errors=True)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 __all__ = [
     "ConnectorError",
-    "ProfileError",
-    "ForbiddenFieldError",
-    "ExportError",
     "DataError",
+    "ExportError",
+    "ForbiddenFieldError",
     "KeyFileError",
     "PackageError",
+    "ProfileError",
     "SealError",
     "UploadError",
 ]

@@ -11,11 +11,11 @@ from typing import Final
 
 __all__ = [
     "CANONICAL_FIELDS",
-    "REQUIRED_FIELDS",
     "DATE_FIELDS",
-    "FORBIDDEN_FIELD_WORDS",
     "EXCLUSION_REASONS",
+    "FORBIDDEN_FIELD_WORDS",
     "NORMALISED_COLUMNS",
+    "REQUIRED_FIELDS",
     "ROW_COLUMN",
 ]
 

@@ -30,7 +30,7 @@ __all__ = [
     "upload_package",
 ]
 
-TOKEN_VARIABLE = "CROSSCHECK_TOKEN"
+TOKEN_VARIABLE = "CROSSCHECK_TOKEN"  # noqa: S105 - the variable's name, not a token
 _PROBLEMS = "https://crosscheck.invalid/problems/"
 _CHUNK = 1024 * 1024
 
@@ -170,11 +170,12 @@ def upload_package(
 
         try:
             with records_path.open("rb") as raw:
-                files = {
+                # The manifest goes first: the matcher checks it before reading the records.
+                files: dict[str, Any] = {
                     "manifest": (MANIFEST_FILE, manifest_bytes, "application/json"),
                     "records": (
                         RECORDS_FILE,
-                        _CountingReader(raw, seen),  # type: ignore[dict-item]
+                        _CountingReader(raw, seen),
                         "application/vnd.apache.parquet",
                     ),
                 }

@@ -28,33 +28,33 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "CONTRACT_VERSION",
+    "BLOCK_PREFIX",
+    "CONTRACT_COLUMNS",
     "CONTRACT_TYPES",
+    "CONTRACT_VERSION",
+    "FILTER_PREFIX",
+    "MANIFEST_FILE",
+    "PLAIN_REVEALABLE_FIELDS",
+    "RECORDS_FILE",
+    "REF_COLUMN",
+    "REVEALABLE_FIELDS",
+    "SEALED_FIELDS",
+    "SEALED_PREFIX",
     "TENANT_ROLES",
     "TOKEN_FIELDS",
-    "REVEALABLE_FIELDS",
-    "PLAIN_REVEALABLE_FIELDS",
-    "SEALED_FIELDS",
-    "REF_COLUMN",
-    "CONTRACT_COLUMNS",
     "TOKEN_PREFIX",
-    "BLOCK_PREFIX",
-    "FILTER_PREFIX",
-    "SEALED_PREFIX",
-    "RECORDS_FILE",
-    "MANIFEST_FILE",
-    "RevealKem",
     "BloomFilterSpec",
     "EncodingParameters",
     "Manifest",
+    "RevealKem",
     "canonical_json",
     "encoding_digest",
-    "signing_payload",
-    "sealed_associated_data",
     "hpke_info",
     "pem_fingerprint",
-    "token_column",
+    "sealed_associated_data",
     "sealed_column",
+    "signing_payload",
+    "token_column",
 ]
 
 CONTRACT_VERSION: Final = "1"
@@ -96,7 +96,7 @@ PLAIN_REVEALABLE_FIELDS: Final = ("contract_start", "contract_end", "contract_ty
 SEALED_FIELDS: Final = tuple(f for f in REVEALABLE_FIELDS if f not in PLAIN_REVEALABLE_FIELDS)
 
 REF_COLUMN: Final = "ref"
-TOKEN_PREFIX: Final = "token_"
+TOKEN_PREFIX: Final = "token_"  # noqa: S105 - a column-name prefix
 BLOCK_PREFIX: Final = "block_"
 FILTER_PREFIX: Final = "filter_"
 SEALED_PREFIX: Final = "sealed_"

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from connectors.errors import ProfileError
 from connectors.profile import Profile, load_profile
 
-__all__ = ["Context", "iso_date", "profile_argument", "open_profile", "steps"]
+__all__ = ["Context", "iso_date", "open_profile", "profile_argument", "steps"]
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,17 @@ def workspace(tmp_path: Path, keys: dict[str, Path]) -> Workspace:
 
 def _pseudonymise(profile: Path, export: Path, out: Path) -> int:
     return main(
-        ["-q", "pseudonymise", str(export), "--profile", str(profile), "--out", str(out),
-         "--as-of", AS_OF]
+        [
+            "-q",
+            "pseudonymise",
+            str(export),
+            "--profile",
+            str(profile),
+            "--out",
+            str(out),
+            "--as-of",
+            AS_OF,
+        ]
     )
 
 
@@ -128,8 +137,16 @@ def test_check_writes_only_the_report(
 ) -> None:
     profile = workspace("good_semicolon_cp1252.csv")
     before = {p.name for p in profile.parent.iterdir()}
-    code = main(["check", str(DATA / "good_semicolon_cp1252.csv"), "--profile", str(profile),
-                 "--as-of", AS_OF])
+    code = main(
+        [
+            "check",
+            str(DATA / "good_semicolon_cp1252.csv"),
+            "--profile",
+            str(profile),
+            "--as-of",
+            AS_OF,
+        ]
+    )
     assert code == 0
     after = {p.name for p in profile.parent.iterdir()}
     assert after - before == {"reports"}
@@ -247,8 +264,9 @@ def test_init_refuses_an_existing_workspace(
 ) -> None:
     profile = workspace("good_english.csv")
     signing = (profile.parent / "signing.key").read_bytes()
-    code = main(["init", str(profile.parent), "--company", "linbo", "--matching-key",
-                 str(keys["matching"])])
+    code = main(
+        ["init", str(profile.parent), "--company", "linbo", "--matching-key", str(keys["matching"])]
+    )
     assert code == 2
     assert (profile.parent / "signing.key").read_bytes() == signing
     assert "never overwritten" in capsys.readouterr().err
@@ -257,8 +275,18 @@ def test_init_refuses_an_existing_workspace(
 def test_init_prints_suggestion_and_public_key(
     tmp_path: Path, keys: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["init", str(tmp_path / "ws"), "--company", "norrhem", "--matching-key",
-                 str(keys["matching"]), "--sample", str(DATA / "good_hyresgaster.xlsx")])
+    code = main(
+        [
+            "init",
+            str(tmp_path / "ws"),
+            "--company",
+            "norrhem",
+            "--matching-key",
+            str(keys["matching"]),
+            "--sample",
+            str(DATA / "good_hyresgaster.xlsx"),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "Personnr" in out and "national_id" in out

@@ -359,18 +359,19 @@ def test_encode_output_follows_the_contract_and_opens(
     assert out["filter_name"][2] is None
     assert out["contract_end"][1] == date(2024, 3, 31)
     ref = out["ref"][1]
-    assert ps.open_sealed(
-        data_key, EXTRACT, ref, "apartment_number", out["sealed_apartment_number"][1]
-    ) == frame["apartment_number"][1]
+    assert (
+        ps.open_sealed(
+            data_key, EXTRACT, ref, "apartment_number", out["sealed_apartment_number"][1]
+        )
+        == frame["apartment_number"][1]
+    )
     # contract periods and types travel in plain columns, so they are not sealed twice
     assert "sealed_contract_end" not in out.columns
     assert ps.open_sealed(data_key, EXTRACT, ref, "first_name", out["sealed_first_name"][1]) == (
         "Åsa"
     )
     assert out["sealed_phone"][1] is None
-    nonces = [
-        blob[:12] for name in SEALED_FIELDS for blob in out[f"sealed_{name}"].drop_nulls()
-    ]
+    nonces = [blob[:12] for name in SEALED_FIELDS for blob in out[f"sealed_{name}"].drop_nulls()]
     assert len(set(nonces)) == len(nonces)
     assert int.from_bytes(out["sealed_national_id"][0][:8], "big") == 10  # absolute row index
 

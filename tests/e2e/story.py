@@ -43,16 +43,35 @@ def prepare_companies(
         package = root / f"pkg-{item.company_id}"
         assert (
             connector(
-                ["-q", "init", str(workspace), "--company", item.company_id,
-                 "--matching-key", str(root / "matching.key"), "--sample", str(item.export),
-                 "--reveal-key", str(reveal_public)]
+                [
+                    "-q",
+                    "init",
+                    str(workspace),
+                    "--company",
+                    item.company_id,
+                    "--matching-key",
+                    str(root / "matching.key"),
+                    "--sample",
+                    str(item.export),
+                    "--reveal-key",
+                    str(reveal_public),
+                ]
             )
             == 0
         )
         assert (
             connector(
-                ["-q", "pseudonymise", str(item.export), "--profile",
-                 str(workspace / "connector.toml"), "--out", str(package), "--as-of", AS_OF]
+                [
+                    "-q",
+                    "pseudonymise",
+                    str(item.export),
+                    "--profile",
+                    str(workspace / "connector.toml"),
+                    "--out",
+                    str(package),
+                    "--as-of",
+                    AS_OF,
+                ]
             )
             == 0
         )

@@ -126,7 +126,9 @@ def test_run_counts_match_what_investigators_see(story: dict) -> None:
     assert run["counts"]["hits"] == len(distinct)
 
 
-def test_resolve_finds_the_own_record_behind_a_hit(story: dict, capsys: pytest.CaptureFixture[str]) -> None:
+def test_resolve_finds_the_own_record_behind_a_hit(
+    story: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
     from connectors.cli.main import main as connector
 
     company = story["companies"][0]
