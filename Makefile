@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m connectors.demo --dir $(DEMO_DIR)
+	$(BIN)/python -m demo --dir $(DEMO_DIR)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -88,9 +88,11 @@ def register(commands: Any) -> None:
 def _summary(ctx: Context, report: Report) -> None:
     if ctx.quiet:
         return
-    table = Table(title=f"Validation summary: {report.company_id}, as of {report.as_of}")
-    table.add_column("")
-    table.add_column("", justify="right")
+    table = Table(
+        title=f"Validation summary: {report.company_id}, as of {report.as_of}", show_header=False
+    )
+    table.add_column("what")
+    table.add_column("value")
     detected = ", ".join(f"{k} {v}" for k, v in report.detected.items() if v is not None)
     table.add_row("detected", detected)
     table.add_row("rows read", str(report.rows_read))

@@ -1,0 +1,204 @@
+"""`make demo`: the whole story on synthetic data, as the real commands people would type.
+
+Each step prints the command it runs and then runs it through the same entry point as the
+shell would (`connector` and `matcher`), so the demo can not drift from the product. The
+matcher runs as a real `matcher serve` process on a free loopback port; connectors upload to
+it over HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shlex
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.rule import Rule
+from rich.table import Table
+
+from connectors.cli.main import main as connector_main
+from demo.server import serving
+from matcher.cli.main import main as matcher_main
+
+__all__ = ["main"]
+
+AS_OF = "2026-11-01"
+COMPANIES = {"linbo": "Linbo Bostäder", "norrhem": "Norrhem", "motabo": "Motabo"}
+
+
+class Narrator:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def run(self, program: str, entry: Callable[[list[str]], int], *words: object) -> None:
+        argv = [str(w) for w in words]
+        self.console.print(f"\n[bold cyan]$ {program} {shlex.join(argv)}[/]")
+        code = entry(argv)
+        if code != 0:
+            self.console.print(f"[bold red]demo step failed with exit code {code}[/]")
+            raise SystemExit(code)
+
+    def run_json(self, program: str, entry: Callable[[list[str]], int], *words: object) -> Any:
+        """Run a command with --json and return what it printed, showing the command only."""
+        argv = [str(w) for w in words]
+        self.console.print(f"\n[bold cyan]$ {program} {shlex.join(argv)}[/]")
+        out = io.StringIO()
+        with redirect_stdout(out):
+            code = entry(argv)
+        if code != 0:
+            self.console.print(out.getvalue())
+            raise SystemExit(code)
+        return json.loads(out.getvalue())
+
+    def connector(self, *words: object) -> None:
+        self.run("connector", connector_main, *words)
+
+    def matcher(self, *words: object) -> None:
+        self.run("matcher", matcher_main, *words)
+
+
+def _secret(path: Path, text: str) -> None:
+    path.touch(mode=0o600)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def _hits_table(company: str, hits: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{COMPANIES[company]}: review queue ({len(hits)} hits)")
+    for column in ("hit", "rule", "band", "own ref", "counterpart", "overlap", "days"):
+        table.add_column(column)
+    for hit in hits[:8]:
+        table.add_row(
+            str(hit["id"]),
+            hit["rule"],
+            hit["band"],
+            hit["own_ref"][:12] + "…",
+            hit["counterpart_company"],
+            f"{hit['overlap_start']} – {hit['overlap_end']}",
+            str(hit["overlap_days"]),
+        )
+    if len(hits) > 8:
+        table.caption = f"… and {len(hits) - 8} more"
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo", description="Run the Crosscheck demo end to end."
+    )
+    parser.add_argument("--dir", type=Path, default=Path("demo-output"), help="output folder")
+    parser.add_argument("--records", type=int, default=2000, help="rows per company")
+    args = parser.parse_args(argv)
+    root: Path = args.dir.resolve()
+    # Wide enough for the tables when the output is not a terminal (e.g. under make or CI).
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
+    say = Narrator(console)
+
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    registers = root / "registers"
+    data_dir = root / "matcher-data"
+
+    console.print(Rule("1. Three housing companies' register exports (synthetic)"))
+    say.connector(
+        "synth", "--out", registers, "--companies", len(COMPANIES), "--records", args.records,
+        "--seed", "7",
+    )  # fmt: skip
+    exports = {"linbo": "linbo.csv", "norrhem": "norrhem.xlsx", "motabo": "motabo.csv"}
+
+    console.print(Rule("2. The matcher's operator sets up the central service"))
+    init = say.run_json("matcher", matcher_main, "init", "--data-dir", data_dir, "--json")
+    admin_token = init["admin_token"]
+    console.print(f"first admin token: {admin_token[:6]}… (shown once, stored only as a hash)")
+    operator = root / "operator"
+    operator.mkdir()
+    say.matcher("keys", "reveal-public", "--data-dir", data_dir, "--out", operator / "reveal.pub")
+
+    console.print(Rule("3. The key custodian creates the shared matching key"))
+    say.connector("keys", "new-matching-key", "--out", root / "matching.key")
+
+    with serving(data_dir, root / "matcher-serve.log") as url:
+        console.print(f"\n[green]matcher serve is running at {url}[/]")
+        investigators: dict[str, str] = {}
+        for company, name in COMPANIES.items():
+            export = registers / exports[company]
+            workspace = root / company
+            console.print(Rule(f"4. {name}: workspace, mapping suggested from the header"))
+            say.connector(
+                "init", workspace, "--company", company, "--matching-key", root / "matching.key",
+                "--sample", export, "--reveal-key", operator / "reveal.pub", "--matcher-url", url,
+            )  # fmt: skip
+            console.print(Rule(f"5. The operator registers {name} and its people"))
+            say.matcher(
+                "companies", "add", company, "--name", name, "--signing-key",
+                workspace / "signing.pub", "--data-dir", data_dir,
+            )  # fmt: skip
+            officer = say.run_json(
+                "matcher", matcher_main, "users", "add", f"{company}-data", "--role",
+                "data_officer", "--company", company, "--data-dir", data_dir, "--json",
+            )  # fmt: skip
+            investigator = say.run_json(
+                "matcher", matcher_main, "users", "add", f"{company}-investigator", "--role",
+                "investigator", "--company", company, "--data-dir", data_dir, "--json",
+            )  # fmt: skip
+            investigators[company] = investigator["token"]
+            # The data officer keeps the token in a file the profile names (mode 0600).
+            _secret(workspace / "token", officer["token"])
+            profile = workspace / "connector.toml"
+            profile.write_text(
+                profile.read_text(encoding="utf-8").replace(
+                    '# token_file = "token"', 'token_file = "token"'
+                ),
+                encoding="utf-8",
+            )
+            console.print(Rule(f"6. {name}: validate, pseudonymise, inspect, upload"))
+            package = root / f"package-{company}"
+            say.connector(
+                "pseudonymise", export, "--profile", profile, "--out", package, "--as-of", AS_OF
+            )
+            if company == "linbo":
+                say.connector("inspect", package)
+            say.connector("upload", package, "--profile", profile)
+
+        console.print(Rule("7. The operator runs matching over every company's latest extract"))
+        say.matcher("run", "--data-dir", data_dir, "--run-date", AS_OF)
+
+        console.print(Rule("8. Each company's investigators see their own side of each hit"))
+        for company, token in investigators.items():
+            console.print(f"\n[bold cyan]$ GET {url}/v1/hits  (as {company}-investigator)[/]")
+            hits = _all_hits(url, token)
+            console.print(_hits_table(company, hits))
+            if company == "linbo" and hits:
+                console.print(Rule("9. linbo's data officer finds the own record behind a hit"))
+                say.connector("resolve", hits[0]["own_ref"], "--profile", root / company / "connector.toml")
+
+    console.print(Rule("Done"))
+    console.print(
+        f"Everything is under {root}/: the registers, each company's workspace (profile, keys, "
+        "local ref table, reports), the packages, and the matcher's data directory."
+    )
+    return 0
+
+
+def _all_hits(url: str, token: str) -> list[dict[str, Any]]:
+    hits: list[dict[str, Any]] = []
+    cursor: str | None = None
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+        while True:
+            params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+            page = client.get("/v1/hits", params=params).raise_for_status().json()
+            hits.extend(page["items"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                return hits
+
+
+if __name__ == "__main__":
+    sys.exit(main())
