@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_ERROR_RATE = 0.05
+# Below this many rows a second process costs more to start than it saves.
+PARALLEL_FROM_ROWS = 50_000
 REFS_FILE = "refs.parquet"
 
 # Called with a step name when a step starts; the CLI turns this into a progress display.
@@ -179,7 +181,9 @@ def pseudonymise_export(
     extract_id = new_extract_id()
     data_key = pseudonymise.new_data_key()
     encoder = pseudonymise.Encoder(matching_key, local_key)
-    records = encoder.encode(result.accepted, extract_id, data_key)
+    records = encoder.encode(
+        result.accepted, extract_id, data_key, workers=_workers(result.accepted.height)
+    )
     wrapped = pseudonymise.wrap_data_key(data_key, reveal_pem, profile.company_id, extract_id)
     del data_key
 
@@ -211,6 +215,13 @@ def pseudonymise_export(
         write_report(report, staging)
     _keep_refs(profile.workspace / REFS_FILE, records.get_column("ref"), result.accepted)
     return PackageResult(report=report, manifest=manifest, package=out_dir)
+
+
+def _workers(rows: int) -> int:
+    """Worker processes for encoding: one per core, but only when starting them pays off."""
+    if rows < PARALLEL_FROM_ROWS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def _check_reveal_pin(profile: Profile, reveal_pem: bytes) -> None:
