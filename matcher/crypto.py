@@ -1,4 +1,5 @@
-"""The matcher's cryptography, in one place: API tokens, reveal keys, manifest signatures.
+"""The matcher's cryptography, in one place: API tokens, reveal keys, manifest signatures,
+audit log checkpoint signatures.
 
 This is the only matcher module that imports ``cryptography``. Functions are named for what
 they are for; a failed check raises one opaque error and says nothing about why the bytes were
@@ -19,21 +20,28 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from matcher.contract import Manifest, RevealKem, pem_fingerprint, signing_payload
-from matcher.errors import BadSignature, ConfigError, InvalidInput
+from matcher.errors import BadSignature, ConfigError, InvalidInput, MatcherError
 
 __all__ = [
     "API_TOKEN_PREFIX",
+    "NOTE_SIGNATURE_PREFIX",
+    "InvalidNoteSignature",
     "RevealKeyPair",
     "api_token_hash",
     "api_token_hashes_equal",
+    "generate_log_key",
     "generate_reveal_key_pair",
+    "log_public_key",
     "new_api_token",
     "normalise_signing_public_key",
+    "note_key_id",
     "reveal_key_fingerprint",
+    "sign_note",
     "verify_manifest_signature",
+    "verify_note_signature",
     "write_private_key_file",
 ]
 
@@ -148,3 +156,84 @@ def verify_manifest_signature(signing_public_pem: str, manifest: Manifest) -> No
         key.verify(signature, signing_payload(manifest))
     except (InvalidSignature, binascii.Error, ValueError) as exc:
         raise BadSignature(message) from exc
+
+
+# --- Audit log checkpoints: C2SP signed notes with Ed25519 (issue 4) --------------------------
+# A signed note is "<text>\n<signature lines>", each line "— <key name> <base64(key id ||
+# signature)>\n"; the signature covers the text including its final newline. The key id is the
+# first 4 bytes of SHA-256(key name || "\n" || 0x01 || raw public key), as in C2SP signed-note
+# and golang.org/x/mod/sumdb/note, so standard tooling (e.g. a witness) can check our notes.
+
+NOTE_SIGNATURE_PREFIX = "\u2014 "  # em dash + space, exactly as the spec writes it
+_NOTE_ED25519 = b"\x01"
+
+
+class InvalidNoteSignature(MatcherError):
+    """A signed note's signature does not verify. Opaque on purpose: it does not say why."""
+
+    status = 422
+    slug = "invalid-note-signature"
+    title = "Signature does not verify"
+
+
+def _load_ed25519_private(private_pem: bytes) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(private_pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError("the audit log key is not an unencrypted PEM private key") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError("the audit log key must be an Ed25519 private key (PEM, PKCS#8)")
+    return key
+
+
+def _load_ed25519_public(public_pem: bytes) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(public_pem)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("the audit log public key is not a PEM public key") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise InvalidInput("the audit log public key must be an Ed25519 public key (PEM)")
+    return key
+
+
+def generate_log_key() -> bytes:
+    """A new audit log signing key, PEM (PKCS#8). Write it with :func:`write_private_key_file`."""
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def log_public_key(private_pem: bytes) -> bytes:
+    """The PEM (SPKI) public key auditors pin, from the log's private key."""
+    return _pem_public_ed25519(_load_ed25519_private(private_pem).public_key()).encode("ascii")
+
+
+def note_key_id(key_name: str, public_pem: bytes) -> bytes:
+    """The 4-byte C2SP key id of an Ed25519 verifier key named ``key_name``."""
+    raw = _load_ed25519_public(public_pem).public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return hashlib.sha256(key_name.encode("utf-8") + b"\n" + _NOTE_ED25519 + raw).digest()[:4]
+
+
+def sign_note(text: str, key_name: str, private_pem: bytes) -> str:
+    """``text`` (ending in one newline) signed as a C2SP note by the log key ``key_name``."""
+    key = _load_ed25519_private(private_pem)
+    public_pem = _pem_public_ed25519(key.public_key()).encode("ascii")
+    signature = key.sign(text.encode("utf-8"))
+    blob = base64.b64encode(note_key_id(key_name, public_pem) + signature).decode("ascii")
+    return f"{text}\n{NOTE_SIGNATURE_PREFIX}{key_name} {blob}\n"
+
+
+def verify_note_signature(text: str, key_name: str, public_pem: bytes, blob: bytes) -> None:
+    """Raise :class:`InvalidNoteSignature` unless ``blob`` (key id || Ed25519 signature, as
+    decoded from one signature line) is this key's signature over ``text``."""
+    key = _load_ed25519_public(public_pem)
+    if len(blob) != 4 + 64 or not hmac.compare_digest(blob[:4], note_key_id(key_name, public_pem)):
+        raise InvalidNoteSignature("the checkpoint signature does not verify")
+    try:
+        key.verify(blob[4:], text.encode("utf-8"))
+    except InvalidSignature as exc:
+        raise InvalidNoteSignature("the checkpoint signature does not verify") from exc
