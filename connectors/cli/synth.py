@@ -7,6 +7,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from connectors import synthetic
 from connectors.cli._common import Context, iso_date
 
@@ -49,14 +51,26 @@ def _synth(args: argparse.Namespace, ctx: Context) -> int:
     if args.companies < 2 or args.records < 10:
         ctx.err.print("error: --companies must be at least 2 and --records at least 10")
         return 2
-    result = synthetic.generate(
-        args.out,
-        companies=args.companies,
-        records=args.records,
-        seed=args.seed,
-        as_of=args.as_of,
-        fast_formats=args.csv_only,
-    )
+    total = args.companies * args.records
+    with Progress(
+        TextColumn("writing registers"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=ctx.err,
+        transient=True,
+        disable=ctx.quiet,
+    ) as bar:
+        task = bar.add_task("rows", total=total)
+        result = synthetic.generate(
+            args.out,
+            companies=args.companies,
+            records=args.records,
+            seed=args.seed,
+            as_of=args.as_of,
+            fast_formats=args.csv_only,
+            progress=lambda rows: bar.advance(task, rows),
+        )
     for company in result.companies:
         ctx.say(f"{company.company_id:<10} {company.format:<5} {company.export}")
     ctx.say(f"truth      csv   {result.truth}")
