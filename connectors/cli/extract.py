@@ -17,6 +17,17 @@ from connectors.report import Report, check_report_stem, write_report
 __all__ = ["register"]
 
 
+_EXAMPLES = """\
+examples:
+  connector check export.csv --profile ws/connector.toml
+  connector pseudonymise export.csv --profile ws/connector.toml --out pkg-2026-11 --as-of 2026-11-01
+  connector pseudonymise --profile ws/connector.toml --out pkg-2026-11   (source = SQL query)
+
+exit codes: 0 done; 1 data problems stopped it (read the report; nothing half-written is
+left); 2 usage, profile or key-file error (the message says what to change).
+"""
+
+
 def _rate(text: str) -> float:
     value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
     if not 0 <= value <= 1:
@@ -58,6 +69,8 @@ def register(commands: Any) -> None:
             "the report (DIR/reports/check-*.json and .html, or --report)."
         ),
     )
+    check.epilog = _EXAMPLES
+    check.formatter_class = argparse.RawDescriptionHelpFormatter
     _export_arguments(check)
     check.add_argument("--report", type=Path, metavar="FOLDER", help="where to write the report")
     check.set_defaults(handler=_check)
@@ -72,6 +85,8 @@ def register(commands: Any) -> None:
             "PKG/report.html, and add the ref -> record id pairs to DIR/refs.parquet (local)."
         ),
     )
+    pseud.epilog = _EXAMPLES
+    pseud.formatter_class = argparse.RawDescriptionHelpFormatter
     _export_arguments(pseud)
     pseud.add_argument("--out", required=True, type=Path, metavar="PKG", help="new package folder")
     pseud.set_defaults(handler=_pseudonymise)
