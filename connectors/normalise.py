@@ -87,7 +87,12 @@ FALSE_WORDS: Final = ("nej", "n", "no", "false", "0")
 ISO_DATE_FORMATS: Final = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S")
 
 # Reasons of problems with severity "warning" (exclusions use record.EXCLUSION_REASONS).
-WARNING_REASONS: Final = ("invalid_value", "inconsistent_value")
+WARNING_REASONS: Final = ("invalid_value", "inconsistent_value", "unparseable_date")
+
+# Date fields whose unreadable value is a warning (value dropped), not an exclusion. The
+# contract dates stay exclusions: they decide the overlap, and a guessed period would be a
+# guessed hit.
+_OPTIONAL_DATES: Final = ("birth_date",)
 
 PROBLEM_DTYPE: Final = pl.Struct(
     {
@@ -681,6 +686,20 @@ def _problems(
             _EXCLUDED,
         )
         for name in DATE_FIELDS
+        if name not in _OPTIONAL_DATES
+    ]
+    # An optional date nobody can read is dropped with a warning, not a reason to lose the row:
+    # the contract still counts, the exact lane needs only the id, and a personnummer carries
+    # the birth date anyway (impossible dates such as 19450493 are common typos in registers).
+    checks += [
+        _Check(
+            _t(name).is_not_null() & _c("parsed_" + name).is_null(),
+            name,
+            "unparseable_date",
+            text(date_text(name) + " (the value was dropped; the row is kept)"),
+            _WARNING,
+        )
+        for name in _OPTIONAL_DATES
     ]
     checks.append(
         _Check(

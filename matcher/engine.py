@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from datetime import date
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from matcher.contract import BLOCK_PREFIX, CONTRACT_COLUMNS, FILTER_PREFIX, REF_COLUMN
@@ -30,6 +31,7 @@ from matcher.core.matching import (
     fuzzy_hits_plan,
     fuzzy_pairs_plan,
     fuzzy_records,
+    fuzzy_scores,
     rule_token_columns,
     stack_extracts,
 )
@@ -105,17 +107,19 @@ def find_hits(
             pairs = fuzzy_pairs_plan(records, candidates, rule, run_date).collect()
             rows_a = pairs["rid_a"].to_numpy()
             rows_b = pairs["rid_b"].to_numpy()
-            score = np.zeros(len(pairs), dtype=np.float64)
-            passes = np.ones(len(pairs), dtype=np.bool_)
-            for column, weight in weights.items():
+            dice: dict[str, npt.NDArray[np.float64]] = {}
+            present: dict[str, npt.NDArray[np.bool_]] = {}
+            for column in weights:
                 if column not in matrices:
                     matrices[column] = filter_matrix(stacked[column])
-                dice = dice_pairs(matrices[column], rows_a, rows_b)
-                score += weight * dice
-                floor = rule.floors.get(column.removeprefix(FILTER_PREFIX))
-                if floor is not None:
-                    passes &= dice >= floor
-            score = np.minimum(1.0, score + pairs["bonus"].to_numpy())
+                matrix = matrices[column]
+                name = column.removeprefix(FILTER_PREFIX)
+                dice[name] = dice_pairs(matrix, rows_a, rows_b)
+                # A null or empty filter has no bits: that record carries no such evidence.
+                present[name] = (matrix.counts[rows_a] > 0) & (matrix.counts[rows_b] > 0)
+            score, passes = fuzzy_scores(
+                rule, dice, present, pairs["bonus"].to_numpy().astype(np.float64)
+            )
             scored = (
                 pairs.lazy()
                 .with_columns(pl.Series("score", score))

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Final
+from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from matcher.contract import FILTER_PREFIX, REF_COLUMN, token_column
@@ -35,6 +37,7 @@ __all__ = [
     "fuzzy_hits_plan",
     "fuzzy_pairs_plan",
     "fuzzy_records",
+    "fuzzy_scores",
     "rule_token_columns",
     "stack_extracts",
 ]
@@ -212,6 +215,42 @@ def fuzzy_filter_columns(rule: FuzzyRule) -> dict[str, float]:
     """
     names = sorted({*rule.filters, *rule.floors})
     return {f"{FILTER_PREFIX}{name}": rule.filters.get(name, 0.0) for name in names}
+
+
+def fuzzy_scores(
+    rule: FuzzyRule,
+    dice: Mapping[str, npt.NDArray[np.float64]],
+    present: Mapping[str, npt.NDArray[np.bool_]],
+    bonus: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Score and eligibility of scored candidate pairs under one fuzzy rule.
+
+    ``dice`` and ``present`` map each filter name of the rule (weighted or floored) to the
+    pairs' Dice and to whether the filter is present (non-null, not empty) on *both* records.
+    Missing evidence is not disagreement: the weights are renormalised over the weighted
+    filters present on both records, and a floor applies only where its filter is present on
+    both. A pair with no weighted filter present on both is not eligible (there is nothing to
+    compare). Returns ``(min(1, weighted Dice + bonus), eligible)``; see :class:`FuzzyRule`.
+    """
+    size = len(bonus)
+    weighted = np.zeros(size, dtype=np.float64)
+    total = np.zeros(size, dtype=np.float64)
+    eligible = np.ones(size, dtype=np.bool_)
+    for name, weight in rule.filters.items():
+        both = present[name]
+        weighted += np.where(both, weight * dice[name], 0.0)
+        total += np.where(both, weight, 0.0)
+    for name, floor in rule.floors.items():
+        eligible &= ~present[name] | (dice[name] >= floor)
+    # Weights are > 0 for at least one filter (they sum to 1), so total > 0 iff any is present;
+    # the tolerance keeps a zero-weight filter from counting as evidence.
+    has_evidence = total > 1e-12
+    eligible &= has_evidence
+    base: npt.NDArray[Any] = np.divide(
+        weighted, total, out=np.zeros(size, dtype=np.float64), where=has_evidence
+    )
+    score: npt.NDArray[np.float64] = np.minimum(1.0, base + bonus)
+    return score, eligible
 
 
 def fuzzy_hits_plan(scored: pl.LazyFrame, rule: FuzzyRule) -> pl.LazyFrame:

@@ -64,7 +64,14 @@ class FuzzyRule:
     ``filters`` maps a filter name (column ``filter_<name>``) to its weight; weights sum to 1,
     so the weighted Dice is in 0..1. ``floors`` are per-filter minimum Dice values: a pair below
     any floor is never a hit, however high the rest scores (two people with one name and
-    different birth dates are two people). ``corroboration`` maps an exact token field (phone,
+    different birth dates are two people).
+
+    Missing evidence is not disagreement: a filter that is null (or empty) on either record of
+    a pair is left out of that pair's score, the weights of the filters present on both are
+    renormalised to sum to 1, and a floor applies only when its filter is present on both. A
+    pair with no weighted filter present on both is never a hit. (Before, a missing birth date
+    scored Dice 0 and failed its floor, so such a record could never be matched.)
+    ``corroboration`` maps an exact token field (phone,
     email) to a bonus added when both records carry that token and it is equal: independent
     evidence that tells a surname change apart from a namesake. The score is
     ``min(1, weighted Dice + largest bonus)``; ``score >= min`` is band "strong",

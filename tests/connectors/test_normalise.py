@@ -307,6 +307,39 @@ def test_generic_ids_take_the_birth_date_column() -> None:
     assert problems(out, 3)[0]["column"] == "birth_date"
 
 
+@pytest.mark.parametrize("scheme", ["generic", "se-personnummer"])
+def test_an_impossible_birth_date_is_dropped_with_a_warning_and_the_row_kept(scheme: str) -> None:
+    # FEBRL-style typos: day 93 of April, month 00. The birth date is optional, so losing the
+    # whole row (and its contract) would cost a match the national id alone can make.
+    options = NormaliseOptions(
+        national_id_scheme=scheme,
+        date_formats={"birth_date": ("%Y%m%d",)},
+        source_columns={"birth_date": "dob"},
+    )
+    nid = "X-1" if scheme == "generic" else ADULT
+    out = run(
+        [
+            {"national_id": nid, "birth_date": "19450493"},
+            {"national_id": nid, "birth_date": "19880020"},
+        ],
+        options,
+    )
+    assert out["exclusion"].to_list() == [None, None]
+    assert out["national_id"].null_count() == 0
+    # A personnummer still gives the birth date; a generic id leaves it unknown.
+    expected = None if scheme == "generic" else date(1988, 3, 20)
+    assert out["birth_date"].to_list() == [expected, expected]
+    for row, value in ((2, "19450493"), (3, "19880020")):
+        (problem,) = problems(out, row)
+        assert (problem["column"], problem["reason"], problem["severity"], problem["value"]) == (
+            "dob",
+            "unparseable_date",
+            "warning",
+            value,
+        )
+        assert "YYYYMMDD" in problem["expected"]
+
+
 # --- exclusions --------------------------------------------------------------------------
 
 SOURCES = NormaliseOptions(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 
-from matcher.core.matching import HIT_SCHEMA, combine_plan
+from matcher.core.matching import HIT_SCHEMA, combine_plan, fuzzy_scores
 from matcher.core.rules import ExactRule, FuzzyRule, RuleSet
 from matcher.engine import find_hits
 
@@ -291,3 +292,39 @@ def test_an_equal_phone_token_corroborates_a_changed_surname() -> None:
     hit = _guarded(30, 64, (phone, phone)).row(0, named=True)
     assert hit["band"] == "strong"
     assert hit["score"] == pytest.approx(0.6 * 60 / 94 + 0.4 + 0.15)
+
+
+# --- missing evidence is not disagreement ----------------------------------------------------
+
+
+def test_a_missing_birth_date_leaves_the_name_to_decide() -> None:
+    # Name Dice 2*56/120 = 0.933. Scored as Dice 0, the missing birth date would cap the score
+    # at 0.6 * 0.933 = 0.56 (no hit); renormalised over the name alone it is 0.933 (strong).
+    row = _variant(56, filter_birth_date=None).row(0, named=True)
+    assert row["band"] == "strong"
+    assert row["score"] == pytest.approx(2 * 56 / 120)
+    # Present on both, the same name with a different birth date still scores on both filters.
+    hit = _variant(56, filter_birth_date=_name(20)).row(0, named=True)
+    assert hit["score"] == pytest.approx(0.6 * 2 * 56 / 120 + 0.4 * 2 * 20 / 84)
+
+
+def test_a_pair_without_any_weighted_evidence_is_never_a_hit() -> None:
+    assert _variant(56, filter_name=None, filter_birth_date=None).is_empty()
+    # An empty filter (no bits) is as absent as a null one.
+    assert _variant(56, filter_name=bytes(8), filter_birth_date=None).is_empty()
+
+
+def test_scores_renormalise_over_filters_present_on_both_and_floors_need_both() -> None:
+    dice = {"name": np.array([0.9, 0.9, 0.9, 0.9]), "birth_date": np.array([1.0, 0.5, 0.5, 0.0])}
+    present = {
+        "name": np.array([True, True, True, False]),
+        "birth_date": np.array([True, True, False, False]),
+    }
+    score, eligible = fuzzy_scores(GUARDED, dice, present, np.array([0.0, 0.0, 0.05, 0.0]))
+    # Both filters; birth date below its floor; birth date missing (floor skipped, weights
+    # renormalised to the name, bonus added); nothing to compare.
+    assert score[:3] == pytest.approx([0.6 * 0.9 + 0.4, 0.6 * 0.9 + 0.4 * 0.5, 0.9 + 0.05])
+    assert eligible.tolist() == [True, False, True, False]
+    # The cap at 1 still holds after renormalisation.
+    capped, _ = fuzzy_scores(GUARDED, dice, present, np.array([0.0, 0.0, 0.5, 0.0]))
+    assert capped[2] == 1.0
