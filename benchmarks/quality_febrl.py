@@ -297,7 +297,9 @@ def _table(rows: Sequence[tuple[str, PairQuality]]) -> list[str]:
     return lines
 
 
-def _plot(results: Sequence[tuple[float, PairQuality]], shipped: float, out: Path) -> None:
+def _plot(
+    results: Sequence[tuple[float, PairQuality]], shipped: float, review_from: float, out: Path
+) -> None:
     import matplotlib  # bench dependency only
 
     matplotlib.use("Agg")  # no display on a server
@@ -309,6 +311,13 @@ def _plot(results: Sequence[tuple[float, PairQuality]], shipped: float, out: Pat
     axes.plot(xs, [q.recall for _, q in results], marker="s", label="recall")
     axes.plot(xs, [q.f1 for _, q in results], marker="^", label="F1")
     axes.axvline(shipped, color="grey", linestyle="--", linewidth=1, label=f"shipped min {shipped}")
+    axes.axvline(
+        review_from,
+        color="purple",
+        linestyle="-.",
+        linewidth=1,
+        label=f"shipped review band from {review_from} (hits too)",
+    )
     axes.axhline(0.99, color="red", linestyle=":", linewidth=1, label="required F1 0.99")
     axes.set_xlabel("fuzzy rule min (review band off)")
     axes.set_ylabel("pair quality")
@@ -345,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_table([(label, pair_quality(shipped, packages.refs))])[-1])
     print()
     print("\n".join(_table([(f"{m:.3f}", q) for m, q in results])))
-    _plot(results, fuzzy.min, args.out)
+    _plot(results, fuzzy.min, fuzzy.review_band[0], args.out)
     print(f"\nwrote {args.out}")
     return 0
 
