@@ -1,0 +1,117 @@
+"""Sign-in, sign-out and the language switch: the pages every visitor uses.
+
+Signing in checks an API token exactly as the API does (only its hash is stored) and starts a
+session; the token is not kept. After sign-in the visitor goes to the page they asked for
+(local ``/web/`` paths only: never an open redirect) or their role's start page.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from matcher.service.deps import AppState, Principal, app_state
+from matcher.store.users import user_for_token
+from matcher.web.csrf import verify_csrf
+from matcher.web.render import render
+from matcher.web.session import LANGUAGES, current_session, signed_in
+
+__all__ = ["home_for", "router"]
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+_HOMES = {
+    "admin": "/web/admin/users",
+    "investigator": "/web/queue",
+    "approver": "/web/queue",
+    "data_officer": "/web/extracts",
+    "auditor": "/web/home",
+}
+
+
+def home_for(role: str) -> str:
+    return _HOMES.get(role, "/web/home")
+
+
+def _local(target: str | None) -> str | None:
+    # Only our own pages: "//evil.example" and "/web/../v1" are not followed.
+    if target and target.startswith("/web/") and "//" not in target and ".." not in target:
+        return target
+    return None
+
+
+@router.get("/")
+def root() -> Response:
+    return RedirectResponse("/web/", status_code=303)
+
+
+@router.get("/web/")
+@router.get("/web")
+def start(request: Request) -> Response:
+    session = current_session(request)
+    target = "/web/sign-in" if session.user_id is None else "/web/home?start=1"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/web/home")
+def home(
+    request: Request,
+    principal: Annotated[Principal, Depends(signed_in())],
+    start: int = 0,
+) -> Response:
+    if start and home_for(principal.role) != "/web/home":
+        return RedirectResponse(home_for(principal.role), status_code=303)
+    return render(request, "home.html")
+
+
+@router.get("/web/sign-in")
+def sign_in_form(
+    request: Request,
+    next: str | None = None,
+    signed_out: int = 0,
+) -> Response:
+    return render(request, "sign_in.html", {"next": _local(next) or "", "signed_out": signed_out})
+
+
+@router.post("/web/sign-in")
+def sign_in(
+    request: Request,
+    state: Annotated[AppState, Depends(app_state)],
+    token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    user = None
+    if token.strip():
+        with state.engine.connect() as conn:
+            user = user_for_token(conn, token.strip())
+    if user is None:
+        return render(
+            request,
+            "sign_in.html",
+            {"next": _local(next) or "", "error": "empty" if not token.strip() else "unknown"},
+            status_code=401,
+        )
+    current_session(request).sign_in(user.id, time.time())
+    return RedirectResponse(_local(next) or home_for(user.role), status_code=303)
+
+
+@router.post("/web/sign-out")
+def sign_out(request: Request) -> Response:
+    current_session(request).sign_out()
+    return RedirectResponse("/web/sign-in?signed_out=1", status_code=303)
+
+
+@router.post("/web/language")
+def language(
+    request: Request,
+    language: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    session = current_session(request)
+    if language in LANGUAGES:
+        session.language = language
+        session.changed = True
+    return RedirectResponse(_local(next) or "/web/", status_code=303)

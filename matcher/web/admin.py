@@ -1,0 +1,208 @@
+"""Admin pages: companies (list, add), users (list, create with the token shown once, revoke)
+and matching runs (start one, list them with their counts per rule and band).
+
+Form problems are shown next to the field as codes the template translates; the store's
+checks stay the authority (a conflict found only on insert is shown the same way).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from sqlalchemy import Connection, select
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from matcher.errors import ConflictError, InvalidInput, NoActivePolicy, RunFailed
+from matcher.runs import start_run
+from matcher.service.deps import AppState, Principal, app_state, connection
+from matcher.store.companies import add_company, list_companies
+from matcher.store.runs import Run, get_run
+from matcher.store.tables import COMPANY_ROLES, ROLES, runs
+from matcher.store.users import add_user, list_users, revoke_user
+from matcher.web.csrf import verify_csrf
+from matcher.web.render import render
+from matcher.web.session import signed_in
+
+__all__ = ["router"]
+
+router = APIRouter(
+    prefix="/web/admin", include_in_schema=False, dependencies=[Depends(verify_csrf)]
+)
+
+Admin = Annotated[Principal, Depends(signed_in("admin"))]
+Conn = Annotated[Connection, Depends(connection)]
+# Forms commit in their own transaction before redirecting (the request-scoped connection
+# may commit only after the response has gone out, and the redirect would race it).
+State = Annotated[AppState, Depends(app_state)]
+
+_COMPANY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_RUNS_SHOWN = 20
+
+
+def _companies_page(
+    request: Request, conn: Connection, errors: dict[str, str], values: dict[str, str]
+) -> Response:
+    return render(
+        request,
+        "admin_companies.html",
+        {"companies": list_companies(conn), "errors": errors, "values": values},
+        status_code=422 if errors else 200,
+    )
+
+
+@router.get("/companies")
+def companies_page(request: Request, _admin: Admin, conn: Conn) -> Response:
+    return _companies_page(request, conn, {}, {})
+
+
+@router.post("/companies")
+def add_company_form(
+    request: Request,
+    _admin: Admin,
+    state: State,
+    company_id: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    signing_key: Annotated[str, Form()] = "",
+) -> Response:
+    values = {"company_id": company_id, "name": name, "signing_key": signing_key}
+    errors: dict[str, str] = {}
+    if not (1 <= len(company_id) <= 64 and _COMPANY_ID.match(company_id)):
+        errors["company_id"] = "company_id_form"
+    if not name.strip() or len(name) > 200:
+        errors["name"] = "name_required"
+    if not signing_key.strip():
+        errors["signing_key"] = "key_required"
+    with state.engine.begin() as conn:
+        if not errors:
+            try:
+                add_company(conn, company_id, name, signing_key)
+            except ConflictError:
+                errors["company_id"] = "company_exists"
+            except InvalidInput:
+                errors["signing_key"] = "key_invalid"
+        if errors:
+            return _companies_page(request, conn, errors, values)
+    # Committed above, before the redirect: the next page must already see the change.
+    return RedirectResponse("/web/admin/companies?added=" + company_id, status_code=303)
+
+
+def _users_page(
+    request: Request, conn: Connection, errors: dict[str, str], values: dict[str, str]
+) -> Response:
+    return render(
+        request,
+        "admin_users.html",
+        {
+            "users": list_users(conn),
+            "companies": list_companies(conn),
+            "roles": ROLES,
+            "errors": errors,
+            "values": values,
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+@router.get("/users")
+def users_page(request: Request, _admin: Admin, conn: Conn) -> Response:
+    return _users_page(request, conn, {}, {})
+
+
+@router.post("/users")
+def add_user_form(
+    request: Request,
+    _admin: Admin,
+    state: State,
+    name: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+    company_id: Annotated[str, Form()] = "",
+) -> Response:
+    values = {"name": name, "role": role, "company_id": company_id}
+    errors: dict[str, str] = {}
+    if not (1 <= len(name) <= 100) or not name.strip() or "/" in name:
+        errors["name"] = "user_name_form"
+    if role not in ROLES:
+        errors["role"] = "role_required"
+    elif role in COMPANY_ROLES and not company_id:
+        errors["company_id"] = "company_needed"
+    elif role not in COMPANY_ROLES and company_id:
+        errors["company_id"] = "company_not_allowed"
+    with state.engine.begin() as conn:
+        if not errors:
+            try:
+                user, token = add_user(conn, name, role, company_id or None)
+            except ConflictError:
+                errors["name"] = "user_exists"
+            except InvalidInput:
+                errors["company_id"] = "company_unknown"
+        if errors:
+            return _users_page(request, conn, errors, values)
+    # The one and only time the token is shown; it is stored nowhere, only its hash.
+    return render(request, "user_created.html", {"user": user, "token": token})
+
+
+@router.post("/users/{name}/revoke")
+def revoke_user_form(name: str, _admin: Admin, state: State) -> Response:
+    with state.engine.begin() as conn:
+        revoke_user(conn, name)  # NotFound for an unknown name: the friendly 404 page
+    return RedirectResponse("/web/admin/users?revoked=1", status_code=303)
+
+
+def _recent_runs(conn: Connection) -> list[Run]:
+    ids = conn.execute(
+        select(runs.c.id).order_by(runs.c.started_at.desc()).limit(_RUNS_SHOWN)
+    ).scalars()
+    found = [get_run(conn, run_id) for run_id in ids]
+    return [run for run in found if run is not None]
+
+
+def _runs_page(request: Request, conn: Connection, error: str | None, value: str) -> Response:
+    return render(
+        request,
+        "admin_runs.html",
+        {"runs": _recent_runs(conn), "error": error, "run_date": value},
+        status_code=422 if error == "run_date_form" else 200,
+    )
+
+
+@router.get("/runs")
+def runs_page(request: Request, _admin: Admin, conn: Conn) -> Response:
+    return _runs_page(request, conn, None, datetime.now(UTC).date().isoformat())
+
+
+@router.post("/runs")
+async def start_run_form(
+    request: Request,
+    admin: Admin,
+    state: State,
+    run_date: Annotated[str, Form()] = "",
+) -> Response:
+    error: str | None = None
+    try:
+        day = date.fromisoformat(run_date) if run_date else datetime.now(UTC).date()
+    except ValueError:
+        error = "run_date_form"
+    if error is None:
+        try:
+            # Synchronous, like POST /v1/runs: the page shows the finished run.
+            await run_in_threadpool(
+                start_run,
+                state.settings,
+                None,
+                day,
+                admin.name,
+                engine=state.engine,
+                actor=admin.actor,
+            )
+        except NoActivePolicy:
+            error = "no_policy"
+        except RunFailed:
+            error = "run_failed"
+        else:
+            return RedirectResponse("/web/admin/runs?started=1", status_code=303)
+    with state.engine.connect() as conn:
+        return _runs_page(request, conn, error, run_date)

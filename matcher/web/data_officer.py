@@ -1,0 +1,30 @@
+"""Data officer pages: the own company's extracts, newest first, with who uploaded them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import Connection
+from starlette.responses import Response
+
+from matcher.service.deps import Principal, connection
+from matcher.store.extracts import list_extracts
+from matcher.web.csrf import verify_csrf
+from matcher.web.render import render
+from matcher.web.session import signed_in
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/web", include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+@router.get("/extracts")
+def extracts_page(
+    request: Request,
+    principal: Annotated[Principal, Depends(signed_in("data_officer"))],
+    conn: Annotated[Connection, Depends(connection)],
+) -> Response:
+    # The store filters by company: this page can not list another company's extracts.
+    items = list(reversed(list_extracts(conn, principal.own_company())))
+    return render(request, "extracts.html", {"extracts": items})

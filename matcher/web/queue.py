@@ -1,0 +1,203 @@
+"""The investigator's review queue and what a hit page shows beside the hit itself.
+
+The queue is the own company's hits (either side), filtered by status, rule, band and age,
+oldest first, with counts per status and band for the current filter, in numbered pages.
+A hit page adds the rule in plain words (the policy's own description) and the own contract
+period, read from the own company's stored extract: the company's own data, never the
+counterpart's.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, and_, func, or_, select
+
+from matcher.core.rules import policy_digest
+from matcher.settings import Settings
+from matcher.store.blobs import BlobStore
+from matcher.store.database import utc
+from matcher.store.hits import CompanyHit
+from matcher.store.tables import extracts, hits, policies
+from matcher.web.timeline import Period
+
+__all__ = [
+    "PER_PAGE",
+    "QueueFilter",
+    "QueuePage",
+    "hit_policy",
+    "own_contract_period",
+    "review_queue",
+    "rule_description",
+]
+
+PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: str | None = None
+    rule: str | None = None
+    band: str | None = None
+    min_age_days: int | None = None  # first seen at least this many days ago
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: tuple[CompanyHit, ...]
+    total: int
+    page: int
+    pages: int
+    by_status: dict[str, int]
+    by_band: dict[str, int]
+    rules: tuple[str, ...]  # every rule with a hit of the company, for the filter's choices
+
+
+def _mine(company_id: str) -> Any:
+    return or_(hits.c.company_a == company_id, hits.c.company_b == company_id)
+
+
+def _company_hit(row: Any, company_id: str) -> CompanyHit:
+    own_is_a = row.company_a == company_id
+    return CompanyHit(
+        id=row.id,
+        rule=row.rule_id,
+        band=row.band,
+        status=row.status,
+        own_company=company_id,
+        own_ref=row.ref_a if own_is_a else row.ref_b,
+        counterpart_company=row.company_b if own_is_a else row.company_a,
+        overlap_start=row.overlap_start,
+        overlap_end=row.overlap_end,
+        overlap_days=row.overlap_days,
+        first_seen=utc(row.first_seen),
+        last_seen=utc(row.last_seen),
+    )
+
+
+def review_queue(
+    conn: Connection, company_id: str, wanted: QueueFilter, now: datetime, page: int = 1
+) -> QueuePage:
+    conditions = [_mine(company_id)]
+    if wanted.status:
+        conditions.append(hits.c.status == wanted.status)
+    if wanted.rule:
+        conditions.append(hits.c.rule_id == wanted.rule)
+    if wanted.band:
+        conditions.append(hits.c.band == wanted.band)
+    if wanted.min_age_days:
+        conditions.append(hits.c.first_seen <= now - timedelta(days=wanted.min_age_days))
+    where = and_(*conditions)
+    total = conn.execute(select(func.count()).select_from(hits).where(where)).scalar_one()
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(page, 1), pages)
+    # Never the score column: it is not for investigators' eyes.
+    visible = [c for c in hits.c if c.name != "score"]
+    rows = conn.execute(
+        select(*visible)
+        .where(where)
+        .order_by(hits.c.first_seen, hits.c.id)
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    )
+    by_status: dict[str, int] = {
+        status: n
+        for status, n in conn.execute(
+            select(hits.c.status, func.count()).where(where).group_by(hits.c.status)
+        )
+    }
+    by_band: dict[str, int] = {
+        band: n
+        for band, n in conn.execute(
+            select(hits.c.band, func.count()).where(where).group_by(hits.c.band)
+        )
+    }
+    rules = conn.execute(
+        select(hits.c.rule_id).where(_mine(company_id)).distinct().order_by(hits.c.rule_id)
+    ).scalars()
+    return QueuePage(
+        items=tuple(_company_hit(r, company_id) for r in rows),
+        total=total,
+        page=page,
+        pages=pages,
+        by_status=by_status,
+        by_band=by_band,
+        rules=tuple(rules),
+    )
+
+
+def own_contract_period(
+    conn: Connection, blobs: BlobStore, hit_id: int, company_id: str
+) -> Period | None:
+    """The own record's contract period from the extract the hit came from, if still stored."""
+    row = conn.execute(
+        select(
+            hits.c.company_a, hits.c.ref_a, hits.c.extract_a, hits.c.ref_b, hits.c.extract_b
+        ).where(hits.c.id == hit_id, _mine(company_id))
+    ).first()
+    if row is None:
+        return None
+    own_is_a = row.company_a == company_id
+    ref, extract_id = (row.ref_a, row.extract_a) if own_is_a else (row.ref_b, row.extract_b)
+    blob_key = conn.execute(
+        select(extracts.c.blob_key).where(
+            extracts.c.id == extract_id, extracts.c.company_id == company_id
+        )
+    ).scalar_one_or_none()
+    if blob_key is None:
+        return None
+    path = blobs.path_for(blob_key)
+    if not path.is_file():  # deleted by retention: the picture shows the overlap only
+        return None
+    found = (
+        pl.scan_parquet(path)
+        .filter(pl.col("ref") == ref)
+        .select("contract_start", "contract_end")
+        .head(1)
+        .collect()
+    )
+    if found.height == 0:
+        return None
+    start, end = found.row(0)
+    return Period(start, end) if isinstance(start, date) else None
+
+
+def hit_policy(conn: Connection, hit_id: int, company_id: str) -> tuple[str, str] | None:
+    """The policy id and digest the hit was found under (None: not the company's hit)."""
+    row = conn.execute(
+        select(hits.c.policy_id, hits.c.policy_digest).where(hits.c.id == hit_id, _mine(company_id))
+    ).first()
+    return None if row is None else (row.policy_id, row.policy_digest)
+
+
+def _policy_text(conn: Connection, settings: Settings, policy_id: str, digest: str) -> str | None:
+    raw = conn.execute(
+        select(policies.c.raw).where(policies.c.id == policy_id, policies.c.digest == digest)
+    ).scalar_one_or_none()
+    if raw is not None:
+        return str(raw)
+    # A policy run from a file that was never activated in the store: that file, if unchanged.
+    if settings.policy_path is not None and settings.policy_path.is_file():
+        data = settings.policy_path.read_bytes()
+        if policy_digest(data) == digest:
+            return data.decode("utf-8")
+    return None
+
+
+def rule_description(
+    conn: Connection, settings: Settings, policy_id: str, digest: str, rule_id: str
+) -> str | None:
+    """The policy's own description of the rule, with its overlap threshold filled in."""
+    text = _policy_text(conn, settings, policy_id, digest)
+    if text is None:
+        return None
+    for rule in tomllib.loads(text).get("rules", []):
+        if rule.get("id") == rule_id and isinstance(rule.get("description"), str):
+            days = rule.get("min_overlap_days")
+            description: str = rule["description"]
+            return description.replace("min_overlap_days", f"{days} days") if days else description
+    return None

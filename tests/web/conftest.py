@@ -1,0 +1,118 @@
+"""Browser-test fixtures: a real `matcher serve` with three companies' data, and Chromium.
+
+The data is made the way companies make it: synthetic registers -> `connector` workspaces ->
+signed packages -> upload over HTTP; then one matching run. Chromium is Debian's
+(`apt-get install -y chromium`, done by `.ci/run`), driven headless by Playwright; the tests
+skip with the reason when it is missing. Screenshots go to tests/web/screenshots/ (ignored by
+git); with CROSSCHECK_README_SCREENSHOTS=1 the two shown in the README are refreshed too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from connectors.upload import upload_package
+from demo.server import serving
+from matcher.runs import SHIPPED_POLICY
+from matcher.settings import init_data_dir
+from tests.e2e.story import AS_OF, all_hits, bearer, prepare_companies
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, Site
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("web")
+    settings, admin_token = init_data_dir(root / "matcher", None)
+    _, companies = prepare_companies(
+        root, settings.reveal_public_key_path, companies=3, records=300, seed=7
+    )
+    with (
+        serving(settings.data_dir, root / "serve.log") as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        admin = bearer(admin_token)
+        tokens: dict[str, dict[str, str]] = {}
+        row_counts: dict[str, int] = {}
+        for company in companies:
+            cid = company.company_id
+            signing = (company.workspace / "signing.pub").read_text(encoding="ascii")
+            response = client.post(
+                "/v1/companies",
+                json={"id": cid, "name": cid.title(), "signing_public_key": signing},
+                headers=admin,
+            )
+            assert response.status_code == 201, response.text
+            tokens[cid] = {}
+            for role in ("data_officer", "investigator"):
+                response = client.post(
+                    "/v1/users",
+                    json={"name": f"{cid}-{role}", "role": role, "company_id": cid},
+                    headers=admin,
+                )
+                assert response.status_code == 201, response.text
+                tokens[cid][role] = response.json()["token"]
+            result = upload_package(
+                company.package, client=client, token=tokens[cid]["data_officer"]
+            )
+            row_counts[cid] = result.rows
+        response = client.post(
+            "/v1/policies",
+            content=SHIPPED_POLICY.read_bytes(),
+            headers={**admin, "Content-Type": "application/toml"},
+        )
+        assert response.status_code in (200, 201), response.text
+        response = client.post("/v1/runs", json={"run_date": AS_OF}, headers=admin)
+        assert response.status_code == 201, response.text
+        hits = {cid: list(all_hits(client, t["investigator"])) for cid, t in tokens.items()}
+        yield Site(url, admin_token, tokens, hits, row_counts)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium, once per session; skips (with the reason) when it can not run."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is missing: install Debian's Chromium with `apt-get install -y "
+            "chromium` (.ci/run does it); never `playwright install`"
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser, site: Site) -> Iterator[BrowserContext]:
+    """A fresh browser profile per test (own cookies), in English unless a test switches."""
+    ctx = browser.new_context(
+        base_url=site.url, locale="en-GB", viewport={"width": 1200, "height": 900}
+    )
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+@pytest.fixture
+def browser_sv(browser: Browser, site: Site) -> Iterator[BrowserContext]:
+    """A browser profile whose language is Swedish (Accept-Language: sv-SE)."""
+    ctx = browser.new_context(base_url=site.url, locale="sv-SE")
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
