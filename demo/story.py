@@ -27,6 +27,7 @@ from rich.table import Table
 from connectors.cli.main import main as connector_main
 from demo.server import serving
 from matcher.cli.main import main as matcher_main
+from matcher.runs import SHIPPED_POLICY
 
 __all__ = ["main"]
 
@@ -167,7 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 say.connector("inspect", package)
             say.connector("upload", package, "--profile", profile)
 
-        console.print(Rule("7. The operator runs matching over every company's latest extract"))
+        console.print(Rule("7. The operator activates the policy and runs matching"))
+        here = Path.cwd()
+        policy = (
+            SHIPPED_POLICY.relative_to(here)
+            if SHIPPED_POLICY.is_relative_to(here)
+            else SHIPPED_POLICY
+        )
+        say.matcher("policies", "activate", policy, "--data-dir", data_dir)
         say.matcher("run", "--data-dir", data_dir, "--run-date", AS_OF)
 
         console.print(Rule("8. Each company's investigators see their own side of each hit"))
@@ -177,7 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(_hits_table(company, hits))
             if company == "linbo" and hits:
                 console.print(Rule("9. linbo's data officer finds the own record behind a hit"))
-                say.connector("resolve", hits[0]["own_ref"], "--profile", root / company / "connector.toml")
+                say.connector(
+                    "resolve", hits[0]["own_ref"], "--profile", root / company / "connector.toml"
+                )
 
     console.print(Rule("Done"))
     console.print(

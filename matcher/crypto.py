@@ -1,5 +1,5 @@
 """The matcher's cryptography, in one place: API tokens, reveal keys, manifest signatures,
-audit log checkpoint signatures.
+audit log checkpoint signatures, and opening sealed reveal fields for a disclosure.
 
 This is the only matcher module that imports ``cryptography``. Functions are named for what
 they are for; a failed check raises one opaque error and says nothing about why the bytes were
@@ -16,13 +16,22 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import UUID
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from matcher.contract import Manifest, RevealKem, pem_fingerprint, signing_payload
+from matcher.contract import (
+    Manifest,
+    RevealKem,
+    hpke_info,
+    pem_fingerprint,
+    sealed_associated_data,
+    signing_payload,
+)
 from matcher.errors import BadSignature, ConfigError, InvalidInput, MatcherError
 
 __all__ = [
@@ -30,6 +39,7 @@ __all__ = [
     "NOTE_SIGNATURE_PREFIX",
     "InvalidNoteSignature",
     "RevealKeyPair",
+    "SealedDataUnreadable",
     "api_token_hash",
     "api_token_hashes_equal",
     "generate_log_key",
@@ -38,8 +48,10 @@ __all__ = [
     "new_api_token",
     "normalise_signing_public_key",
     "note_key_id",
+    "open_sealed",
     "reveal_key_fingerprint",
     "sign_note",
+    "unwrap_data_key",
     "verify_manifest_signature",
     "verify_note_signature",
     "write_private_key_file",
@@ -237,3 +249,87 @@ def verify_note_signature(text: str, key_name: str, public_pem: bytes, blob: byt
         key.verify(blob[4:], text.encode("utf-8"))
     except InvalidSignature as exc:
         raise InvalidNoteSignature("the checkpoint signature does not verify") from exc
+
+
+# --- Reveal: unwrap an extract's data key, open sealed fields (issue 4) ---------------------
+# Mirrors connectors/pseudonymise.py (wrap_data_key, seal): HPKE base mode, HKDF-SHA256,
+# AES-256-GCM, info = contract.hpke_info(company, extract); a sealed value is nonce (12) ||
+# ciphertext || tag (16) with associated data contract.sealed_associated_data(extract, ref, field).
+
+_X25519_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+_HYBRID_SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+_NONCE_BYTES = 12
+_DATA_KEY_BYTES = 32
+
+
+class SealedDataUnreadable(MatcherError):
+    """A wrapped data key or a sealed field does not open. Opaque on purpose: a wrong key, a
+    wrong extract or record, and damaged bytes all look the same from outside."""
+
+    status = 500
+    slug = "sealed-data-unreadable"
+    title = "Sealed data can not be opened"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a sealed field could not be opened with the matcher's reveal key; the operator "
+            "checks that the key file belongs to this matcher"
+        )
+
+
+def _pem_private_blocks(pem: bytes) -> list[bytes]:
+    blocks: list[bytes] = []
+    current: list[bytes] = []
+    for line in pem.splitlines(keepends=True):
+        if line.startswith(b"-----BEGIN "):
+            current = [line]
+        elif current:
+            current.append(line)
+            if line.startswith(b"-----END "):
+                blocks.append(b"".join(current))
+                current = []
+    return blocks
+
+
+def unwrap_data_key(
+    wrapped_b64: str, reveal_private_pem: bytes, company_id: str, extract_id: UUID
+) -> bytes:
+    """The extract's AES-256 data key, opened with the reveal private key (X25519 or the
+    ML-KEM-768+X25519 hybrid, told apart by the key file). :class:`SealedDataUnreadable` on
+    any failure."""
+    try:
+        keys = [
+            serialization.load_pem_private_key(block, password=None)
+            for block in _pem_private_blocks(reveal_private_pem)
+        ]
+        ciphertext = base64.b64decode(wrapped_b64, validate=True)
+        info = hpke_info(company_id, extract_id)
+        if len(keys) == 1 and isinstance(keys[0], x25519.X25519PrivateKey):
+            key = _X25519_SUITE.decrypt(ciphertext, keys[0], info=info)
+        elif (
+            len(keys) == 2
+            and isinstance(keys[0], mlkem.MLKEM768PrivateKey)
+            and isinstance(keys[1], x25519.X25519PrivateKey)
+        ):
+            private = hpke.MLKEM768X25519PrivateKey(keys[0], keys[1])
+            key = _HYBRID_SUITE.decrypt(ciphertext, private, info=info)
+        else:
+            raise SealedDataUnreadable()
+    except (ValueError, TypeError, InvalidTag, binascii.Error):
+        raise SealedDataUnreadable() from None
+    if len(key) != _DATA_KEY_BYTES:
+        raise SealedDataUnreadable()
+    return key
+
+
+def open_sealed(data_key: bytes, extract_id: UUID, ref: str, field: str, blob: bytes) -> str:
+    """One sealed field's value; :class:`SealedDataUnreadable` for a wrong key, another record's
+    or field's blob, or damaged bytes (AES-GCM authenticates all three)."""
+    if len(blob) < _NONCE_BYTES + 16:
+        raise SealedDataUnreadable()
+    try:
+        associated = sealed_associated_data(extract_id, ref, field)
+        plain = AESGCM(data_key).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], associated)
+        return plain.decode("utf-8")
+    except (ValueError, TypeError, InvalidTag, UnicodeError):
+        raise SealedDataUnreadable() from None

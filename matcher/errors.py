@@ -26,9 +26,24 @@ extract ids, column names and counts.
     │   ├── SchemaMismatch            422 columns or dtypes differ from the contract
     │   ├── ReplayedPackage           409 older than (or superseded by) the active extract
     │   └── ExtractIdReused           409 extract id already used for different content
-    ├── NoActivePolicy                409 a run needs a policy and there is none
+    ├── NoActivePolicy                409 no active policy valid on the run date: activate one
+    │                                     with `matcher policies activate FILE`
     ├── RunFailed                     500 the matching run failed (the run row says why)
-    └── InvalidInput                  422 a request field is unusable (e.g. not an Ed25519 key)
+    ├── InvalidInput                  422 a request field is unusable (e.g. not an Ed25519 key)
+    │
+    │   Defined next to the code that raises them (one concept per module):
+    ├── core.policy.PolicyError       422 a policy file has problems (``problems``: each with
+    │                                     its key path); activation refuses it
+    ├── core.audit.AuditError             the audit log
+    │   ├── InvalidAuditEntry         500 an entry is malformed (a bug in the caller)
+    │   │   └── PersonalDataInEntry   500 an entry string looks like a personnummer or e-mail
+    │   ├── ProofRangeError           422 a proof or checkpoint for a seq/size the log lacks
+    │   └── CheckpointError           422 a checkpoint is malformed or its signature fails
+    ├── auditlog.VerifyError          422 an export does not verify (exit 1; names the entry)
+    └── crypto.InvalidNoteSignature   422 a signed note's signature does not verify (opaque)
+
+Policy conflicts (the same id and version activated with other text, two admins at once) are
+``ConflictError``; retiring a policy that has no active version is ``NotFound``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """The run executor: one matching run over the active extract of every company.
 
-``start_run`` loads the rules of the active policy, scans the stored blobs lazily (never the
-``sealed_*`` columns), calls the engine and merges its hits into the store, recording counts
-per rule and band. The engine function is a parameter, so tests and benchmarks can pass their
-own; the default is :func:`matcher.engine.find_hits`.
+``start_run`` reads the active policy from the store (``matcher policies activate``), asks the
+pure :func:`matcher.core.policy.evaluate_run` whether it may run today, scans the stored blobs
+lazily (never the ``sealed_*`` columns), calls the engine and merges its hits into the store,
+recording counts per rule and band. The start (allowed or refused) and the end of every run are
+audit entries, written in the transactions that record the run. The engine function is a
+parameter, so tests and benchmarks can pass their own; the default is
+:func:`matcher.engine.find_hits`.
 """
 
 from __future__ import annotations
@@ -17,17 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 import policies
 from matcher.contract import SEALED_PREFIX
+from matcher.core.audit import Actor, Outcome, PolicyRef
+from matcher.core.policy import Denied, evaluate_run
 from matcher.core.rules import RuleError, RuleSet, policy_digest, rules_from_policy
 from matcher.errors import NoActivePolicy, RunFailed
 from matcher.settings import Settings
+from matcher.store import audit
 from matcher.store.blobs import BlobStore
 from matcher.store.database import create_database_engine, utcnow
 from matcher.store.extracts import active_extracts
 from matcher.store.hits import FoundHit, upsert_hits
+from matcher.store.policies import NO_ACTIVE_HINT, activate_policy, active_policy
 from matcher.store.runs import Run, create_run, fail_run, finish_run, get_run
 
 __all__ = [
@@ -35,6 +42,7 @@ __all__ = [
     "FindHits",
     "RunSummary",
     "active_policy_path",
+    "active_rules",
     "execute_run",
     "load_rules",
     "start_run",
@@ -79,16 +87,17 @@ class RunSummary:
 
 
 def active_policy_path(settings: Settings, override: Path | None) -> Path:
-    """Which policy a run uses. The one place issue 4's activation will replace."""
-    for candidate in (override, settings.policy_path, SHIPPED_POLICY):
-        if candidate is not None and candidate.is_file():
+    """The policy file a run should activate first: ``override``, else ``settings.policy_path``
+    (None when neither is given: the run then uses the policy active in the store)."""
+    for candidate in (override, settings.policy_path):
+        if candidate is not None:
+            if not candidate.is_file():
+                raise NoActivePolicy(
+                    f"the policy file {candidate} does not exist, so no run was started; "
+                    f"pass the path of a policy TOML file, or {NO_ACTIVE_HINT}"
+                )
             return candidate
-        if candidate is not None and candidate is not SHIPPED_POLICY:
-            raise NoActivePolicy(f"the policy file {candidate} does not exist")
-    raise NoActivePolicy(
-        "there is no active policy, so no run can start; pass `--policy FILE` "
-        f"(the shipped default is {SHIPPED_POLICY.name})"
-    )
+    raise NoActivePolicy(f"no policy file was named; {NO_ACTIVE_HINT}")
 
 
 def load_rules(path: Path) -> RuleSet:
@@ -123,8 +132,14 @@ def execute_run(
     run_date: date,
     started_by: str,
     find: FindHits | None = None,
+    *,
+    actor: Actor | None = None,
 ) -> RunSummary:
-    """Run the engine over the active extracts and store the outcome."""
+    """Run the engine over the active extracts and store the outcome.
+
+    ``actor`` is who the audit entries name (default: the system account ``started_by``)."""
+    who = actor or audit.system_actor(started_by)
+    ref = PolicyRef(rules.policy_id, rules.policy_digest)
     if find is None:
         from matcher.engine import find_hits  # imported late: polars plans are heavy
 
@@ -144,6 +159,15 @@ def execute_run(
             rules.policy_digest,
             extract_ids,
             started_by,
+        )
+        audit.append(
+            conn,
+            actor=who,
+            action="run.start",
+            outcome=Outcome("allowed"),
+            now=utcnow(),
+            object_ids={"run": run_id},
+            policy=ref,
         )
     try:
         frames = {e.company_id: _scan(blobs.path_for(e.blob_key)) for e in inputs}
@@ -180,15 +204,61 @@ def execute_run(
                     "resolved_by_data": merged.resolved_by_data,
                 },
             )
+            _finished(conn, who, run_id, ref, "succeeded")
     except Exception as exc:
         # Only the error class: engine messages may quote data we do not want in the table.
         with engine.begin() as conn:
             fail_run(conn, run_id, f"{type(exc).__name__}: the run failed; see the server log")
+            _finished(conn, who, run_id, ref, "failed")
         raise RunFailed(f"run {run_id} failed ({type(exc).__name__})") from exc
     with engine.connect() as conn:
         run = get_run(conn, run_id)
     assert run is not None
     return RunSummary.of(run)
+
+
+def _finished(conn: Connection, who: Actor, run_id: str, ref: PolicyRef, status: str) -> None:
+    audit.append(
+        conn,
+        actor=who,
+        action="run.finish",
+        outcome=Outcome("allowed", status),
+        now=utcnow(),
+        object_ids={"run": run_id},
+        policy=ref,
+    )
+
+
+def active_rules(
+    engine: Engine, run_date: date, who: Actor, policy_id: str | None = None
+) -> RuleSet:
+    """The rules of the active policy if it may run on ``run_date``; otherwise an audit entry
+    for the refused start (in its own transaction: nothing else is stored) and
+    :class:`NoActivePolicy`."""
+    with engine.begin() as conn:
+        try:
+            stored = active_policy(conn, policy_id)
+        except NoActivePolicy as exc:
+            refused: Exception = exc
+            ref = None
+        else:
+            decision = evaluate_run(stored.policy, run_date=run_date)
+            if not isinstance(decision, Denied):
+                return stored.policy.rules
+            ref = stored.ref
+            refused = NoActivePolicy(
+                f"the active policy {stored.id} version {stored.version} can not run on "
+                f"{run_date}: {decision.reason} Fix the dates or {NO_ACTIVE_HINT}"
+            )
+        audit.append(
+            conn,
+            actor=who,
+            action="run.start",
+            outcome=Outcome("denied", "no_policy" if ref is None else "policy_unusable"),
+            now=utcnow(),
+            policy=ref,
+        )
+    raise refused
 
 
 def start_run(
@@ -199,14 +269,25 @@ def start_run(
     *,
     engine: Engine | None = None,
     find: FindHits | None = None,
+    actor: Actor | None = None,
 ) -> RunSummary:
-    """``matcher run`` and ``POST /v1/runs``: refuse without a policy, else run and store."""
-    rules = load_rules(active_policy_path(settings, policy_path))
+    """``matcher run`` and ``POST /v1/runs``: run the active policy and store the hits.
+
+    ``policy_path`` (``matcher run --policy FILE``) means "activate FILE, then run": the file is
+    checked and activated like ``matcher policies activate`` (a no-op when it is active
+    already). A run refuses to start without an active policy that is valid on ``run_date``.
+    """
+    who = actor or audit.system_actor(started_by)
     own_engine = engine is None
     database = create_database_engine(settings.database_url) if engine is None else engine
     try:
+        if policy_path is not None or settings.policy_path is not None:
+            raw = active_policy_path(settings, policy_path).read_bytes()
+            with database.begin() as conn:
+                activate_policy(conn, raw, actor=who, now=utcnow())
+        rules = active_rules(database, run_date, who)
         return execute_run(
-            database, BlobStore(settings.blob_dir), rules, run_date, started_by, find
+            database, BlobStore(settings.blob_dir), rules, run_date, started_by, find, actor=who
         )
     finally:
         if own_engine:

@@ -1,37 +1,53 @@
 """The matcher's settings and its data directory.
 
 A data directory holds ``matcher.toml`` (written by :func:`init_data_dir`: database URL and
-reveal KEM), the SQLite database by default, ``blobs/`` and ``keys/`` (the reveal private key,
-mode 0600: outside the database, so a database backup never holds it). ``matcher serve`` needs
+reveal KEM, the audit log's origin name), the SQLite database by default, ``blobs/`` and ``keys/``
+(the reveal private key and the audit log signing key, mode 0600: outside the database, so a
+database backup never holds them). ``matcher serve`` needs
 only ``--data-dir``: everything else is read once from ``matcher.toml`` by :func:`load_settings`
 and passed down.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+import secrets
+import socket
 import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from matcher.contract import RevealKem
-from matcher.crypto import generate_reveal_key_pair, write_private_key_file
+from matcher.core.audit import Outcome
+from matcher.crypto import generate_log_key, generate_reveal_key_pair, write_private_key_file
 from matcher.errors import ConfigError
+from matcher.store import audit
 from matcher.store.blobs import BlobStore
-from matcher.store.database import create_database_engine, upgrade_engine
+from matcher.store.database import create_database_engine, upgrade_engine, utcnow
 from matcher.store.users import add_user
 
 __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
     "SETTINGS_FILE",
     "Settings",
+    "default_log_origin",
+    "ensure_session_secret",
     "init_data_dir",
     "load_settings",
 ]
 
 SETTINGS_FILE = "matcher.toml"
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
+
+
+def default_log_origin(hostname: str | None = None) -> str:
+    """``crosscheck.<host>/audit``: the audit log's name in its checkpoints and the key name
+    auditors pin. ``matcher init`` writes it into matcher.toml so a renamed host keeps it."""
+    host = re.sub(r"[^a-z0-9.-]+", "-", (hostname or socket.gethostname()).lower()).strip("-.")
+    return f"crosscheck.{host or 'localhost'}/audit"
 
 
 class Settings(BaseModel):
@@ -46,7 +62,14 @@ class Settings(BaseModel):
     reveal_kem: RevealKem = "X25519"
     reveal_private_key_path: Path = Path()
     reveal_public_key_path: Path = Path()
-    policy_path: Path | None = None  # None: the shipped default policy (until issue 4)
+    # A policy file every run activates first (like `matcher run --policy`); None: runs use
+    # the policy activated with `matcher policies activate`.
+    policy_path: Path | None = None
+    log_private_key_path: Path = Path()
+    # The checkpoint origin and signing key name: one line, no spaces and no '+' (C2SP).
+    log_origin: str = Field(default="", pattern=r"^[^\s+]*$")
+    # Signs the web pages' session cookies; made by `matcher init` or at the first start.
+    session_secret_path: Path = Path()
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
@@ -60,12 +83,39 @@ class Settings(BaseModel):
             object.__setattr__(self, "reveal_private_key_path", data_dir / "keys" / "reveal.key")
         if self.reveal_public_key_path == Path():
             object.__setattr__(self, "reveal_public_key_path", data_dir / "keys" / "reveal.pub")
+        if self.log_private_key_path == Path():
+            object.__setattr__(self, "log_private_key_path", data_dir / "keys" / "log.key")
+        if self.session_secret_path == Path():
+            object.__setattr__(self, "session_secret_path", data_dir / "keys" / "session.key")
+        if not self.log_origin:
+            object.__setattr__(self, "log_origin", default_log_origin())
         return self
 
 
 def _toml_string(value: str) -> str:
     # JSON string escapes are valid TOML basic-string escapes for everything we write.
     return json.dumps(value, ensure_ascii=False)
+
+
+def ensure_session_secret(path: Path) -> bytes:
+    """The web session signing secret, created (256 random bits, mode 0600) when missing.
+
+    Data directories made before the web pages existed get one at their next start; replacing
+    the file signs everyone out, which is also how an operator ends all sessions at once.
+    """
+    if not path.exists():
+        # ConfigError: another worker made it a moment ago; use theirs.
+        with contextlib.suppress(ConfigError):
+            write_private_key_file(path, secrets.token_hex(32).encode("ascii"))
+    try:
+        secret = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"the web session secret {path} is not readable: {exc}") from exc
+    if len(secret) < 32:
+        raise ConfigError(
+            f"the web session secret {path} is too short; delete it to make a new one"
+        )
+    return secret
 
 
 def load_settings(data_dir: Path) -> Settings:
@@ -93,7 +143,8 @@ def load_settings(data_dir: Path) -> Settings:
 def init_data_dir(
     data_dir: Path, database_url: str | None, kem: RevealKem = "X25519"
 ) -> tuple[Settings, str]:
-    """``matcher init``: settings file, database schema, blob folder, reveal keys, first admin.
+    """``matcher init``: settings file, database schema, blob folder, reveal keys, audit log key,
+    first admin.
 
     Returns the settings and the first admin's token, which is shown once and stored nowhere.
     Refuses a data directory that has a settings file already.
@@ -112,9 +163,20 @@ def init_data_dir(
         keys = generate_reveal_key_pair(kem)
         write_private_key_file(settings.reveal_private_key_path, keys.private_pem)
         settings.reveal_public_key_path.write_bytes(keys.public_pem)
+        write_private_key_file(settings.log_private_key_path, generate_log_key())
+        ensure_session_secret(settings.session_secret_path)
         BlobStore(settings.blob_dir).ensure()
         with engine.begin() as conn:
-            _, token = add_user(conn, "admin", "admin", None)
+            admin, token = add_user(conn, "admin", "admin", None)
+            # The log's first entry: who could do everything else from here on.
+            audit.append(
+                conn,
+                actor=audit.system_actor("init"),
+                action="user.create",
+                outcome=Outcome("allowed", "role admin"),
+                now=utcnow(),
+                object_ids={"user": str(admin.id)},
+            )
     finally:
         engine.dispose()
     # May hold a PostgreSQL password: readable by the service account only.
@@ -122,7 +184,8 @@ def init_data_dir(
     settings_path.write_text(
         "# Written by `matcher init`; read by `matcher serve --data-dir`.\n"
         f"database_url = {_toml_string(settings.database_url)}\n"
-        f"reveal_kem = {_toml_string(settings.reveal_kem)}\n",
+        f"reveal_kem = {_toml_string(settings.reveal_kem)}\n"
+        f"log_origin = {_toml_string(settings.log_origin)}\n",
         encoding="utf-8",
     )
     return settings, token

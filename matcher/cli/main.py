@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
-from matcher.cli import admin, keys, runs, setup
+from matcher.cli import admin, audit, keys, policies, purge, runs, setup
 from matcher.cli._common import (
     DATA_DIR_ENV,
     DEFAULT_DATA_DIR,
@@ -37,7 +37,9 @@ An operator's first day, in order:
   matcher companies add linbo --name "Linköpings Bostäder" --signing-key linbo-signing.pub
   matcher users add linbo-upload --role data_officer --company linbo
   matcher serve --data-dir /srv/crosscheck
+  matcher policies activate policies/concurrent-tenancy.toml   (after legal review)
   matcher run --data-dir /srv/crosscheck           (after the companies have uploaded)
+  matcher audit public-key --out crosscheck-log.pub (give it to the auditors)
 Every command takes --data-dir D; the default is ${DATA_DIR_ENV} if set, else ./{DEFAULT_DATA_DIR}.
 See docs/operator.md for the whole guide.
 """
@@ -59,7 +61,7 @@ def build_parser(data_dir: Path) -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="no tables or explanations (for scripts)"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (setup, keys, admin, runs):
+    for group in (setup, keys, admin, policies, runs, purge, audit):
         group.register(commands, data_dir)
     return parser
 

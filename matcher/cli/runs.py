@@ -35,7 +35,8 @@ examples:
   matcher run --data-dir /srv/crosscheck
   matcher run --data-dir /srv/crosscheck --policy policies/concurrent-tenancy.toml
   matcher run --run-date 2026-11-30 --json
-Without --policy the run uses the active policy (today: the shipped concurrent-tenancy.toml).
+Without --policy the run uses the active policy (`matcher policies activate FILE`); with
+--policy FILE it first activates FILE (checked, recorded, audited), then runs.
 """
 
 
@@ -49,7 +50,7 @@ def register(commands: Any, data_dir: Path) -> None:
             "(id, version and digest, recorded with every hit) and the hits per rule and band. "
             "Hits still present from earlier runs keep their identity and review status; hits "
             "that disappeared are marked resolved_by_data. A run refuses to start without a "
-            "usable policy."
+            "active policy."
         ),
         epilog=_EXAMPLES,
         formatter_class=HelpFormatter,
@@ -59,7 +60,10 @@ def register(commands: Any, data_dir: Path) -> None:
         "--policy",
         type=Path,
         metavar="FILE",
-        help="the policy file (TOML) to run; default: the active policy",
+        help=(
+            "activate this policy file first (like `matcher policies activate FILE`), then run "
+            "it; default: run the policy that is active"
+        ),
     )
     run.add_argument(
         "--run-date",

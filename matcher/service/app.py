@@ -2,29 +2,60 @@
 
 Configuration is read by the caller (CLI or tests) and passed in; the engine, blob store and
 the reveal key fingerprint live on ``app.state.matcher`` for the dependencies in ``deps``.
+Every refused request (401, 403, 404 on an object) is written to the audit log on its way to
+the problem+json handler (:func:`matcher.service.deps.record_denied`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from matcher.crypto import reveal_key_fingerprint
-from matcher.errors import ConfigError
-from matcher.service.deps import AppState
+from matcher.errors import ConfigError, MatcherError
+from matcher.service.deps import AppState, record_denied
 from matcher.service.problems import install_problem_handlers
 from matcher.service.routes.admin import router as admin_router
+from matcher.service.routes.audit import router as audit_router
 from matcher.service.routes.extracts import router as extracts_router
 from matcher.service.routes.health import router as health_router
 from matcher.service.routes.hits import router as hits_router
+from matcher.service.routes.policies import router as policies_router
+from matcher.service.routes.reveal import router as reveal_router
 from matcher.service.routes.runs import router as runs_router
 from matcher.settings import Settings
 from matcher.store.blobs import BlobStore
 from matcher.store.database import create_database_engine
 
 __all__ = ["create_app"]
+
+_DENIED_STATUSES = (401, 403, 404)
+_log = logging.getLogger("matcher.service")
+
+
+def _log_denied_attempts(app: FastAPI, state: AppState) -> None:
+    """Wrap the problem handler of :class:`MatcherError` so each refusal is logged first."""
+    problem = app.exception_handlers[MatcherError]
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, MatcherError)
+        if exc.status in _DENIED_STATUSES:
+            try:
+                await run_in_threadpool(record_denied, state, request, exc)
+            except Exception:
+                # The refusal stands either way; a log that can not be written is for the
+                # operator (server log), not a reason to answer 500 instead of 401/403/404.
+                _log.exception("could not write the audit entry of a denied request")
+        response = problem(request, exc)
+        assert isinstance(response, Response)
+        return response
+
+    app.add_exception_handler(MatcherError, handler)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -53,6 +84,20 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.matcher = state
     install_problem_handlers(app)
-    for router in (health_router, admin_router, extracts_router, runs_router, hits_router):
+    _log_denied_attempts(app, state)
+    for router in (
+        health_router,
+        admin_router,
+        extracts_router,
+        runs_router,
+        hits_router,
+        policies_router,
+        audit_router,
+        reveal_router,
+    ):
         app.include_router(router)
+    # Imported here: the web package builds on matcher.service.deps, which imports this package.
+    from matcher.web import install_web
+
+    install_web(app, settings)  # after the API's routers and error handlers: it wraps them
     return app

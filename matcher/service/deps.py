@@ -4,32 +4,46 @@ A request carries ``Authorization: Bearer cc_...``; the token's SHA-256 is looke
 hash is stored) and must belong to an unrevoked user. Each route names the roles it admits with
 ``Depends(require("admin", ...))``: no or bad token -> 401, wrong role -> 403. Whether an
 object belongs to the caller's company is decided by the repository queries (404 when not).
+
+Every such refusal is an audit entry (:func:`record_denied`, called from the app's error
+handler): the actor is the token's user when the token is known (even revoked), else
+``anonymous``; never the token. Allowed actions are recorded by the routes with
+:func:`record`, in the request's transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
-from matcher.errors import AuthenticationError, PermissionDenied
+from matcher.core.audit import Actor, Outcome, PersonalDataInEntry, PolicyRef
+from matcher.crypto import api_token_hash
+from matcher.errors import AuthenticationError, MatcherError, PermissionDenied
 from matcher.settings import Settings
+from matcher.store import audit
 from matcher.store.blobs import BlobStore
-from matcher.store.tables import ROLES
+from matcher.store.database import utcnow
+from matcher.store.tables import ROLES, users
 from matcher.store.users import user_for_token
 
 __all__ = [
+    "ANONYMOUS",
     "AppState",
     "Principal",
     "app_state",
     "connection",
     "current_principal",
+    "record",
+    "record_denied",
     "require",
 ]
+
+ANONYMOUS = Actor(id="anonymous", role="anonymous", company=None)
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,11 @@ class Principal:
             raise PermissionDenied(f"role {self.role} is not bound to a company")
         return self.company_id
 
+    @property
+    def actor(self) -> Actor:
+        """Who the audit log names: the opaque user id, never the user name or the token."""
+        return Actor(id=str(self.user_id), role=self.role, company=self.company_id)
+
 
 def app_state(request: Request) -> AppState:
     state = request.app.state.matcher
@@ -74,6 +93,7 @@ _bearer = HTTPBearer(auto_error=False, description="A Crosscheck API token: cc_.
 
 
 def current_principal(
+    request: Request,
     state: Annotated[AppState, Depends(app_state)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -81,9 +101,94 @@ def current_principal(
         raise AuthenticationError()
     with state.engine.connect() as conn:
         user = user_for_token(conn, credentials.credentials)
+        if user is None:
+            # A revoked token still names its user: the log says who tried, not "anonymous".
+            request.state.audit_actor = _revoked_actor(conn, credentials.credentials)
     if user is None:
         raise AuthenticationError("the bearer token is unknown or revoked")
-    return Principal(user.id, user.name, user.role, user.company_id)
+    principal = Principal(user.id, user.name, user.role, user.company_id)
+    request.state.audit_actor = principal.actor
+    return principal
+
+
+def _revoked_actor(conn: Connection, token: str) -> Actor:
+    row = conn.execute(
+        select(users.c.id, users.c.role, users.c.company_id).where(
+            users.c.token_hash == api_token_hash(token)
+        )
+    ).first()
+    return ANONYMOUS if row is None else Actor(str(row.id), row.role, row.company_id)
+
+
+def record(
+    conn: Connection,
+    principal: Principal,
+    action: str,
+    object_ids: Mapping[str, str] | None = None,
+    *,
+    reason: str | None = None,
+    policy: PolicyRef | None = None,
+    purpose: str | None = None,
+    case_reference: str | None = None,
+    fields: Sequence[str] = (),
+) -> int:
+    """Append an "allowed" entry for ``principal`` in the request's transaction."""
+    return audit.append(
+        conn,
+        actor=principal.actor,
+        action=action,
+        outcome=Outcome("allowed", reason),
+        now=utcnow(),
+        object_ids=object_ids,
+        policy=policy,
+        purpose=purpose,
+        case_reference=case_reference,
+        fields=fields,
+    )
+
+
+_MAX_PARAM = 100
+
+
+def _route_object(request: Request) -> dict[str, str]:
+    route = request.scope.get("route")
+    template = getattr(route, "path", None) or "(no route)"
+    found = {"route": f"{request.method} {template}"}
+    for name, value in request.path_params.items():
+        if name != "route":
+            found[name] = str(value)[:_MAX_PARAM]
+    return found
+
+
+def record_denied(state: AppState, request: Request, error: MatcherError) -> int:
+    """Append a "denied" entry for a refused request (401, 403, 404 on an object), in its own
+    transaction: the request's own transaction rolls back with the error."""
+    actor = getattr(request.state, "audit_actor", None)
+    if not isinstance(actor, Actor):
+        actor = ANONYMOUS
+    objects = _route_object(request)
+    with state.engine.begin() as conn:
+        try:
+            with conn.begin_nested():
+                return _append_denied(conn, actor, objects, error)
+        except PersonalDataInEntry:
+            # Someone put what looks like a personal identity number or e-mail address into
+            # the URL. The attempt is still logged, without the values.
+            withheld = {k: (v if k == "route" else "(withheld)") for k, v in objects.items()}
+            return _append_denied(conn, actor, withheld, error)
+
+
+def _append_denied(
+    conn: Connection, actor: Actor, objects: Mapping[str, str], error: MatcherError
+) -> int:
+    return audit.append(
+        conn,
+        actor=actor,
+        action="access.denied",
+        outcome=Outcome("denied", error.slug),
+        now=utcnow(),
+        object_ids=objects,
+    )
 
 
 def require(*roles: str) -> Callable[[Principal], Principal]:

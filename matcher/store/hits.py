@@ -10,7 +10,7 @@ never return the score or the counterpart's ref.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -76,6 +76,11 @@ class CompanyHit:
     overlap_days: int
     first_seen: datetime
     last_seen: datetime
+    # Issue 4: the own company's latest outcome (and its sub-reason) and the status of the own
+    # company's latest reveal request for this hit; None when there is none.
+    outcome: str | None = None
+    outcome_reason: str | None = None
+    reveal_status: str | None = None
 
 
 def upsert_hits(
@@ -215,7 +220,25 @@ def hits_for_company(
         query = query.where(hits.c.rule_id == rule)
     if band is not None:
         query = query.where(hits.c.band == band)
-    return [_company_hit(r, company_id) for r in conn.execute(query)]
+    return _annotated(conn, [_company_hit(r, company_id) for r in conn.execute(query)], company_id)
+
+
+def _annotated(conn: Connection, found: list[CompanyHit], company_id: str) -> list[CompanyHit]:
+    from matcher.store.reveal import hit_annotations  # reveal imports policies; keep hits light
+
+    notes = hit_annotations(conn, [h.id for h in found], company_id)
+    annotated = []
+    for hit in found:
+        outcome, reveal_status = notes[hit.id]
+        annotated.append(
+            replace(
+                hit,
+                outcome=None if outcome is None else outcome.outcome,
+                outcome_reason=None if outcome is None else outcome.reason,
+                reveal_status=reveal_status,
+            )
+        )
+    return annotated
 
 
 def hit_for_company(conn: Connection, hit_id: int, company_id: str) -> CompanyHit | None:
@@ -223,4 +246,4 @@ def hit_for_company(conn: Connection, hit_id: int, company_id: str) -> CompanyHi
         hits.c.id == hit_id, or_(hits.c.company_a == company_id, hits.c.company_b == company_id)
     )
     row = conn.execute(query).first()
-    return None if row is None else _company_hit(row, company_id)
+    return None if row is None else _annotated(conn, [_company_hit(row, company_id)], company_id)[0]

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -27,14 +28,27 @@ from sqlalchemy import (
 
 __all__ = [
     "COMPANY_ROLES",
+    "DECISIONS",
     "EXTRACT_STATUSES",
     "HIT_STATUSES",
+    "OUTCOMES",
+    "OUTCOME_REASONS",
+    "POLICY_STATUSES",
+    "REVEAL_REQUEST_STATUSES",
     "ROLES",
     "RUN_STATUSES",
+    "approvals",
+    "audit_checkpoints",
+    "audit_entries",
+    "audit_nodes",
     "companies",
+    "disclosure_reads",
     "extracts",
     "hits",
     "metadata",
+    "outcomes",
+    "policies",
+    "reveal_requests",
     "runs",
     "users",
 ]
@@ -156,4 +170,146 @@ hits = Table(
     UniqueConstraint("rule_id", "company_a", "ref_a", "company_b", "ref_b"),
     Index("ix_hits_company_a", "company_a"),
     Index("ix_hits_company_b", "company_b"),
+)
+
+# --- Reveal workflow (issue 4): requests, approvals, disclosure reads, outcomes -------------
+
+REVEAL_REQUEST_STATUSES = ("pending", "approved", "denied", "expired")
+DECISIONS = ("approve", "deny")
+OUTCOMES = ("no_issue_explained", "data_error", "confirmed_breach", "referred")
+OUTCOME_REASONS = ("notice_period_move", "approved_sublet", "co_tenant", "data_delay", "other")
+
+reveal_requests = Table(
+    "reveal_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),  # UUID: not guessable, not a count
+    Column("hit_id", BigInteger, ForeignKey("hits.id"), nullable=False),
+    Column("rule_id", String(100), nullable=False),
+    # Copied from the hit when filed: the request is bound to the hit as it was then.
+    Column("company_a", String(64), nullable=False),
+    Column("company_b", String(64), nullable=False),
+    Column("requester_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("requester_company", String(64), nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("case_reference", String(200), nullable=False),
+    Column("justification", Text, nullable=False),
+    Column("policy_id", String(100), nullable=False),
+    Column("policy_digest", String(80), nullable=False),
+    Column("binding", String(80), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),  # pending until then
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("disclosure_until", DateTime(timezone=True), nullable=True),
+    Index("ix_reveal_requests_hit_id", "hit_id"),
+    Index("ix_reveal_requests_status", "status"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), ForeignKey("reveal_requests.id"), nullable=False),
+    Column("approver_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("approver_role", String(20), nullable=False),
+    Column("approver_company", String(64), nullable=True),
+    Column("decision", String(10), nullable=False),  # approve | deny
+    Column("reason", Text, nullable=False),
+    Column("binding", String(80), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    # Each person decides once on one version of a request, even under concurrent clicks.
+    UniqueConstraint("request_id", "approver_id", "binding"),
+)
+
+disclosure_reads = Table(
+    "disclosure_reads",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), ForeignKey("reveal_requests.id"), nullable=False),
+    Column("reader_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("read_at", DateTime(timezone=True), nullable=False),
+    Index("ix_disclosure_reads_request_id", "request_id"),
+)
+
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("hit_id", BigInteger, ForeignKey("hits.id"), nullable=False),
+    Column("company_id", String(64), nullable=False),  # whose investigation concluded
+    Column("outcome", String(30), nullable=False),
+    Column("reason", String(30), nullable=True),  # sub-reason of no_issue_explained
+    Column("note", Text, nullable=False),
+    Column("recorded_by", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_outcomes_hit_id", "hit_id"),
+)
+
+# --- Audit log and policy activation (issue 4) ----------------------------------------------
+
+POLICY_STATUSES = ("active", "retired")
+
+# One row per entry: ``entry`` holds the exact canonical JSON bytes that were hashed; the other
+# columns repeat a few of its values so auditors can filter without parsing every entry.
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # 0-based, no gaps
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("actor_id", String(100), nullable=False),
+    Column("actor_role", String(30), nullable=False),
+    Column("actor_company", String(64), nullable=True),
+    Column("action", String(100), nullable=False),
+    Column("object_company", String(64), nullable=True),  # object["company"] when the entry has one
+    Column("case_reference", String(200), nullable=True),
+    Column("policy_id", String(100), nullable=True),
+    Column("result", String(10), nullable=False),  # allowed | denied
+    Column("entry", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Index("ix_audit_entries_time", "time"),
+    Index("ix_audit_entries_actor_id", "actor_id"),
+    Index("ix_audit_entries_action", "action"),
+)
+
+# Every complete subtree hash (MemoryTree rows): a proof is O(log n) look-ups, no rehashing.
+audit_nodes = Table(
+    "audit_nodes",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Signed checkpoints by tree size: signing is cheap, but one note per size keeps what auditors
+# fetched reproducible byte for byte.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
+    Column("signed_at", DateTime(timezone=True), nullable=False),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("version", String(50), primary_key=True),
+    Column("digest", String(80), nullable=False),
+    Column("raw", Text, nullable=False),  # the exact TOML text the digest is over
+    Column("status", String(20), nullable=False),
+    Column("activated_at", DateTime(timezone=True), nullable=False),
+    Column("activated_by", String(100), nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=True),
+    Column("retired_by", String(100), nullable=True),
+    # One active version per policy id, even when two admins activate at once.
+    Index(
+        "uq_policies_one_active",
+        "id",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
 )

@@ -86,3 +86,42 @@ def test_plus_separator_means_a_hundred_years_older(workspace: Path, tmp_path: P
     # '+' puts the birth in 1920 (106 years old); 2020 would be a minor and is excluded.
     assert records.height == 2
     assert records["token_national_id"].n_unique() == 1
+
+
+def test_a_sql_query_against_the_property_system_database_is_a_source(
+    workspace: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    database = tmp_path / "pms.sqlite"
+    with sqlite3.connect(database) as db:
+        db.execute(
+            "CREATE TABLE hyresgaster (lopnr TEXT, pnr TEXT, fornamn TEXT, efternamn TEXT, "
+            "fran DATE, till DATE, typ TEXT)"
+        )
+        db.executemany(
+            "INSERT INTO hyresgaster VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("1", _pnr("19700312", "221"), "Anna", "Berg", "2020-01-01", None, "Bostad"),
+                ("2", _pnr("19881130", "713"), "Nils", "Ek", "2022-05-01", "2025-01-31", "P-plats"),
+            ],
+        )
+    text = workspace.read_text(encoding="utf-8")
+    start = text.index("\n[source]") + 1
+    end = text.index("\n[mapping]") + 1
+    mapping_end = text.index("\n[", end)
+    source = (
+        '[source]\nformat = "sql"\n'
+        f'sql_url = "sqlite:///{database}"\n'
+        'sql_query = "SELECT lopnr, pnr, fornamn, efternamn, fran, till, typ FROM hyresgaster"\n\n'
+        '[mapping]\nrecord_id = "lopnr"\nnational_id = "pnr"\nfirst_name = "fornamn"\n'
+        'last_name = "efternamn"\ncontract_start = "fran"\ncontract_end = "till"\n'
+        'contract_type = "typ"\n'
+    )
+    workspace.write_text(text[:start] + source + text[mapping_end:], encoding="utf-8")
+    out = tmp_path / "pkg"
+    code = main(["-q", "pseudonymise", "--profile", str(workspace), "--out", str(out),
+                 "--as-of", "2026-11-01"])  # fmt: skip
+    assert code == 0
+    records = pl.read_parquet(out / "records.parquet")
+    assert records["contract_type"].to_list() == ["residential", "parking"]

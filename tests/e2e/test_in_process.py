@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from connectors.upload import upload_package
+from matcher.runs import SHIPPED_POLICY
 from matcher.service import create_app
 from matcher.settings import init_data_dir
 from tests.e2e.story import AS_OF, all_hits, bearer, planted, prepare_companies, record_pairs
@@ -50,6 +51,9 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         )
         for c in companies
     }
+    # A run needs an active policy: the operator activates the shipped one first.
+    response = client.post("/v1/policies", content=SHIPPED_POLICY.read_bytes(), headers=admin)
+    assert response.status_code == 201, response.text
     response = client.post("/v1/runs", json={"run_date": AS_OF}, headers=admin)
     assert response.status_code == 201, response.text
     hits = {

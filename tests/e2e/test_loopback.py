@@ -17,6 +17,7 @@ import pytest
 from connectors.cli.main import main as connector
 from demo.server import serving
 from matcher.cli.main import main as matcher
+from matcher.runs import SHIPPED_POLICY
 from tests.e2e.story import AS_OF, all_hits, planted, prepare_companies, record_pairs
 
 
@@ -69,6 +70,8 @@ def test_upload_over_loopback_run_and_queues(
         assert connector(["upload", str(linbo.package), "--profile", str(linbo.profile)]) == 1
         assert "another company" in capsys.readouterr().err
 
+        activate = ["-q", "policies", "activate", str(SHIPPED_POLICY), "--data-dir", str(data_dir)]
+        assert matcher(activate) == 0
         assert matcher(["-q", "run", "--data-dir", str(data_dir), "--run-date", AS_OF]) == 0
         with httpx.Client(base_url=url) as client:
             hits = {cid: list(all_hits(client, token)) for cid, token in investigators.items()}

@@ -12,9 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from matcher.core.policy import PolicyError
 from matcher.errors import NoActivePolicy
 from matcher.runs import SHIPPED_POLICY, execute_run, load_rules, start_run
 from matcher.service.problems import PROBLEM_BASE
+from matcher.store import audit
 from matcher.store.blobs import BlobStore
 from tests.matcher.factories import Tenancy, World, auth
 
@@ -36,6 +38,14 @@ HIT_KEYS = {
 
 def shared(seed: str) -> bytes:
     return random.Random(seed).randbytes(32)
+
+
+def activate_shipped(client: TestClient, admin_token: str) -> None:
+    """Runs need an active policy: activate the shipped one as an operator would."""
+    response = client.post(
+        "/v1/policies", content=SHIPPED_POLICY.read_bytes(), headers=auth(admin_token)
+    )
+    assert response.status_code in (200, 201), response.text
 
 
 def upload_all(client: TestClient, w: World, planted: dict[str, list[Tenancy]], seed: int = 1):
@@ -70,6 +80,7 @@ def test_run_finds_planted_hit_and_shows_it_only_to_the_companies_involved(
 ) -> None:
     w = world()
     packages = upload_all(client, w, planted_world())
+    activate_shipped(client, w.admin_token)
 
     run = client.post("/v1/runs", json={"run_date": "2026-03-01"}, headers=auth(w.admin_token))
     assert run.status_code == 201, run.text
@@ -229,12 +240,24 @@ def test_run_refuses_without_a_policy(
     world: Callable[..., World], tmp_path, engine: Engine
 ) -> None:
     w = world()
+    with pytest.raises(NoActivePolicy, match="matcher policies activate FILE"):
+        start_run(w.settings, None, date(2026, 3, 1), "admin", engine=engine)
     with pytest.raises(NoActivePolicy, match="does not exist"):
         start_run(w.settings, tmp_path / "missing.toml", date(2026, 3, 1), "admin", engine=engine)
     broken = tmp_path / "broken.toml"
     broken.write_text('id = "x"\n[[rules]]\nlane = "nonsense"\n')
-    with pytest.raises(NoActivePolicy, match="can not be used"):
+    with pytest.raises(PolicyError, match=r"rules\[0\]\.lane"):
         start_run(w.settings, broken, date(2026, 3, 1), "admin", engine=engine)
+    # Active, but not valid on the run date (the shipped policy starts in 2026).
+    with pytest.raises(NoActivePolicy, match="valid from 2026-01-01"):
+        start_run(w.settings, SHIPPED_POLICY, date(2025, 3, 1), "admin", engine=engine)
+    with engine.connect() as conn:
+        starts = audit.entries(conn, audit.EntryFilter(action="run.start")).items
+    assert [(e.outcome.result, e.outcome.reason) for e in starts] == [
+        ("denied", "no_policy"),
+        ("denied", "policy_unusable"),
+    ]
+    assert starts[1].policy is not None and starts[1].policy.id == "concurrent-tenancy"
 
 
 def test_failed_engine_marks_the_run_failed(

@@ -42,6 +42,7 @@ PG_ENV = "CROSSCHECK_TEST_DATABASE_URL"
 TOKEN = re.compile(r"\bcc_[A-Za-z0-9_-]{43}\b")
 FINGERPRINT = re.compile(r"reveal key fingerprint: ([0-9a-f]{32})")
 REPO = Path(__file__).parents[2]
+SHIPPED = REPO / "policies" / "concurrent-tenancy.toml"
 
 
 @dataclass(frozen=True)
@@ -344,8 +345,27 @@ def test_keys_reveal_public_writes_the_pem_init_fingerprinted(
 # --- run ----------------------------------------------------------------------------------
 
 
+def test_run_refuses_without_an_active_policy_and_says_how_to_activate(
+    cli: Cli, matcher: Matcher
+) -> None:
+    result = cli("run", "--run-date", "2026-11-30", "--data-dir", str(matcher.data_dir))
+    assert result.code == 1
+    assert "matcher policies activate FILE" in result.err and "Traceback" not in result.err
+    assert "run " not in result.out
+
+
+def test_run_with_policy_activates_it_first(cli: Cli, matcher: Matcher) -> None:
+    d = ["--data-dir", str(matcher.data_dir)]
+    result = cli("run", "--run-date", "2026-11-30", "--policy", str(SHIPPED), "--json", *d)
+    assert result.code == 0, result.err
+    listed = json.loads(cli("policies", "list", "--json", *d).out)
+    assert [(p["id"], p["status"]) for p in listed] == [("concurrent-tenancy", "active")]
+    assert json.loads(result.out)["policy_digest"] == listed[0]["digest"]
+
+
 def test_run_without_extracts_stores_a_run_with_zero_hits(cli: Cli, matcher: Matcher) -> None:
     d = ["--data-dir", str(matcher.data_dir)]
+    assert cli("policies", "activate", str(SHIPPED), *d).code == 0
     shown = cli("run", "--run-date", "2026-11-30", *d)
     assert shown.code == 0, shown.err
     assert "concurrent-tenancy" in shown.out and "all rules" in shown.out
@@ -388,6 +408,11 @@ def test_run_with_a_missing_policy_file_fails_clearly(
         ["users", "revoke"],
         ["users", "list"],
         ["run"],
+        ["policies", "activate"],
+        ["policies", "retire"],
+        ["policies", "list"],
+        ["audit", "export"],
+        ["audit", "public-key"],
     ],
     ids=" ".join,
 )

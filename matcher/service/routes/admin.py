@@ -1,4 +1,8 @@
-"""Admin API: register companies, add, list and revoke users (tokens shown once)."""
+"""Admin API: register companies, add, list and revoke users (tokens shown once).
+
+Each call is an audit entry in the same transaction; users appear in the log by id, never by
+name or token.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
-from matcher.service.deps import Principal, connection, require
+from matcher.service.deps import Principal, connection, record, require
 from matcher.store.companies import Company, add_company, list_companies
 from matcher.store.users import User, add_user, list_users, revoke_user
 
@@ -74,26 +78,42 @@ class NewUserOut(UserOut):
 
 
 @router.post("/companies", status_code=status.HTTP_201_CREATED)
-def post_company(body: CompanyIn, _admin: Admin, conn: Conn) -> CompanyOut:
-    return CompanyOut.of(add_company(conn, body.id, body.name, body.signing_public_key))
+def post_company(body: CompanyIn, admin: Admin, conn: Conn) -> CompanyOut:
+    company = add_company(conn, body.id, body.name, body.signing_public_key)
+    record(conn, admin, "company.create", {"company": company.id})
+    return CompanyOut.of(company)
 
 
 @router.get("/companies")
-def get_companies(_admin: Admin, conn: Conn) -> list[CompanyOut]:
-    return [CompanyOut.of(c) for c in list_companies(conn)]
+def get_companies(admin: Admin, conn: Conn) -> list[CompanyOut]:
+    found = [CompanyOut.of(c) for c in list_companies(conn)]
+    record(conn, admin, "company.list")
+    return found
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
-def post_user(body: UserIn, _admin: Admin, conn: Conn) -> NewUserOut:
+def post_user(body: UserIn, admin: Admin, conn: Conn) -> NewUserOut:
     user, token = add_user(conn, body.name, body.role, body.company_id)
+    record(conn, admin, "user.create", _user_object(user), reason=f"role {user.role}")
     return NewUserOut(**UserOut.of(user).model_dump(), token=token)
 
 
 @router.get("/users")
-def get_users(_admin: Admin, conn: Conn) -> list[UserOut]:
-    return [UserOut.of(u) for u in list_users(conn)]
+def get_users(admin: Admin, conn: Conn) -> list[UserOut]:
+    found = [UserOut.of(u) for u in list_users(conn)]
+    record(conn, admin, "user.list")
+    return found
 
 
 @router.post("/users/{name}/revoke")
-def post_revoke(name: str, _admin: Admin, conn: Conn) -> UserOut:
-    return UserOut.of(revoke_user(conn, name))
+def post_revoke(name: str, admin: Admin, conn: Conn) -> UserOut:
+    user = revoke_user(conn, name)
+    record(conn, admin, "user.revoke", _user_object(user))
+    return UserOut.of(user)
+
+
+def _user_object(user: User) -> dict[str, str]:
+    found = {"user": str(user.id)}
+    if user.company_id is not None:
+        found["company"] = user.company_id
+    return found

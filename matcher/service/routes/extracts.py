@@ -4,7 +4,9 @@ The upload body is ``multipart/form-data`` with parts ``manifest`` (manifest.jso
 ``records`` (records.parquet). It is parsed as it streams: the records part goes straight to a
 temporary file in the blob folder while it is hashed and counted, never into memory, and the
 manifest is verified as soon as it has arrived (the connector sends it first), so a package
-that will be refused is refused before gigabytes are read. Nothing is stored on a rejection.
+that will be refused is refused before gigabytes are read. Nothing is stored on a rejection
+except its audit entry (``upload.reject`` with the problem slug, in its own transaction); an
+accepted upload's entry (``upload.accept``) commits with the extract.
 """
 
 from __future__ import annotations
@@ -21,10 +23,19 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from matcher.contract import Manifest
-from matcher.errors import ConflictError, MalformedUpload, NotFound, PayloadTooLarge
-from matcher.service.deps import AppState, Principal, app_state, connection, require
+from matcher.core.audit import Outcome
+from matcher.errors import (
+    ConflictError,
+    MalformedUpload,
+    MatcherError,
+    NotFound,
+    PayloadTooLarge,
+)
+from matcher.service.deps import AppState, Principal, app_state, connection, record, require
 from matcher.service.intake import ManifestVerdict, check_manifest, check_records
+from matcher.store import audit
 from matcher.store.blobs import PendingBlob
+from matcher.store.database import utcnow
 from matcher.store.extracts import (
     Extract,
     NewExtract,
@@ -213,6 +224,7 @@ def _store(
                     wrapped_data_key=manifest.wrapped_data_key,
                 ),
             )
+            record(conn, principal, "upload.accept", _upload_object(stored.id, company))
         return stored, True
     except BaseException as exc:
         _drop_unreferenced_blob(state, key)
@@ -222,6 +234,37 @@ def _store(
                 "upload again (an identical package is a no-op)"
             ) from exc
         raise
+
+
+def _upload_object(extract_id: str, company: str) -> dict[str, str]:
+    return {"extract": extract_id, "company": company}
+
+
+def _record_duplicate(state: AppState, principal: Principal, extract: Extract) -> None:
+    with state.engine.begin() as conn:
+        record(
+            conn,
+            principal,
+            "upload.accept",
+            _upload_object(extract.id, extract.company_id),
+            reason="identical_package",
+        )
+
+
+def _record_rejection(state: AppState, principal: Principal, error: MatcherError) -> None:
+    """The entry of a refused upload, alone in its transaction: nothing else is stored.
+    401/403/404 refusals are logged as denied access by the app's error handler instead."""
+    if error.status in (401, 403, 404):
+        return
+    with state.engine.begin() as conn:
+        audit.append(
+            conn,
+            actor=principal.actor,
+            action="upload.reject",
+            outcome=Outcome("denied", error.slug),
+            now=utcnow(),
+            object_ids={"company": principal.own_company()},
+        )
 
 
 def _drop_unreferenced_blob(state: AppState, key: str) -> None:
@@ -267,8 +310,12 @@ async def post_extract(
     """Upload a signed package; 201 when stored, 200 with the same id when already stored."""
     company = principal.own_company()
     limit = state.settings.max_upload_bytes
-    _check_length(request, limit)
-    stream = _PackageStream(_boundary(request), state)
+    try:
+        _check_length(request, limit)
+        stream = _PackageStream(_boundary(request), state)
+    except MatcherError as exc:
+        await run_in_threadpool(_record_rejection, state, principal, exc)
+        raise
     received = 0
     checked = False
     try:
@@ -287,6 +334,7 @@ async def post_extract(
                 if verdict.duplicate is not None:
                     # Same signed manifest, same records hash: a retry. Stop reading.
                     stream.discard()
+                    await run_in_threadpool(_record_duplicate, state, principal, verdict.duplicate)
                     body = ExtractOut.of(verdict.duplicate).model_dump(mode="json")
                     return JSONResponse(body, status_code=200)
         stream.close()
@@ -298,9 +346,13 @@ async def post_extract(
         stored, created = await run_in_threadpool(
             _store, state, bytes(stream.manifest), stream.records, principal
         )
-    except BaseException:
+    except BaseException as exc:
         stream.discard()
+        if isinstance(exc, MatcherError):
+            await run_in_threadpool(_record_rejection, state, principal, exc)
         raise
+    if not created:
+        await run_in_threadpool(_record_duplicate, state, principal, stored)
     body = ExtractOut.of(stored).model_dump(mode="json")
     return JSONResponse(body, status_code=201 if created else 200)
 
@@ -312,7 +364,9 @@ def get_extracts(
 ) -> list[ExtractOut]:
     """Data officers see their own company's extracts; admins see all."""
     company = None if principal.role == "admin" else principal.own_company()
-    return [ExtractOut.of(e) for e in list_extracts(conn, company)]
+    found = [ExtractOut.of(e) for e in list_extracts(conn, company)]
+    record(conn, principal, "extract.list", None if company is None else {"company": company})
+    return found
 
 
 @router.get("/extracts/{extract_id}")
@@ -325,4 +379,5 @@ def get_one_extract(
     extract = get_extract(conn, extract_id, company)
     if extract is None:
         raise NotFound(f"no extract {extract_id}")
+    record(conn, principal, "extract.read", _upload_object(extract.id, extract.company_id))
     return ExtractOut.of(extract)

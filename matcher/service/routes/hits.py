@@ -1,7 +1,8 @@
 """Hits API (investigators and approvers): only hits involving the caller's own company.
 
 Items show the own ref and the counterpart's company, never the counterpart's ref and never a
-similarity score. Pagination is by opaque cursor, oldest hit first.
+similarity score. Pagination is by opaque cursor, oldest hit first. Every read is an audit
+entry; asking for another company's hit is a 404 and a denied entry.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from matcher.errors import InvalidInput, NotFound
-from matcher.service.deps import Principal, connection, require
+from matcher.service.deps import Principal, connection, record, require
 from matcher.store.hits import CompanyHit, hit_for_company, hits_for_company
 
 __all__ = ["router"]
@@ -91,6 +92,7 @@ def get_hits(
     )
     more = len(items) > limit
     items = items[:limit]
+    record(conn, principal, "hit.list", {"company": company})
     return HitPage(
         items=[HitOut.of(h) for h in items],
         next_cursor=_cursor(items[-1].id) if more else None,
@@ -99,7 +101,9 @@ def get_hits(
 
 @router.get("/hits/{hit_id}")
 def get_hit(hit_id: int, principal: Reader, conn: Conn) -> HitOut:
-    hit = hit_for_company(conn, hit_id, principal.own_company())
+    company = principal.own_company()
+    hit = hit_for_company(conn, hit_id, company)
     if hit is None:
         raise NotFound(f"no hit {hit_id}")
+    record(conn, principal, "hit.read", {"hit": str(hit_id), "company": company})
     return HitOut.of(hit)

@@ -1,4 +1,8 @@
-"""Runs API (admin): start a matching run, show its status and counts per rule and band."""
+"""Runs API (admin): start a matching run, show its status and counts per rule and band.
+
+A run uses the active policy (``POST /v1/policies``); without one it is refused with 409
+``no-active-policy``. Starts, ends and reads are audit entries.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from matcher.errors import NotFound
 from matcher.runs import RunSummary, start_run
-from matcher.service.deps import AppState, Principal, app_state, connection, require
+from matcher.service.deps import AppState, Principal, app_state, connection, record, require
 from matcher.store.runs import get_run
 
 __all__ = ["router"]
@@ -53,16 +57,23 @@ async def post_run(
     """Run the active policy over the latest extract of every company (synchronously)."""
     run_date = (body.run_date if body else None) or datetime.now(UTC).date()
     summary = await run_in_threadpool(
-        start_run, state.settings, None, run_date, admin.name, engine=state.engine
+        start_run,
+        state.settings,
+        None,
+        run_date,
+        admin.name,
+        engine=state.engine,
+        actor=admin.actor,
     )
     return RunOut.of(summary)
 
 
 @router.get("/runs/{run_id}")
 def get_one_run(
-    run_id: str, _admin: Admin, conn: Annotated[Connection, Depends(connection)]
+    run_id: str, admin: Admin, conn: Annotated[Connection, Depends(connection)]
 ) -> RunOut:
     run = get_run(conn, run_id)
     if run is None:
         raise NotFound(f"no run {run_id}")
+    record(conn, admin, "run.read", {"run": run_id})
     return RunOut.of(RunSummary.of(run))

@@ -1,0 +1,227 @@
+"""Audit API: signed checkpoint, entries, inclusion and consistency proofs, statistics.
+
+Auditors read the log and check it: ``GET /v1/audit/checkpoint`` is the C2SP signed note for the
+current size (text/plain); proofs are RFC 9162 paths as base64 hashes. Each of these reads is an
+audit entry too, appended after the answer was computed, so a checkpoint never covers the entry
+recording its own fetch. Statistics count; they never show personal data (users by opaque id).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+from sqlalchemy import Connection, and_, func, select
+
+from matcher.core.audit import consistency_proof, inclusion_proof, tree_root
+from matcher.errors import InvalidInput
+from matcher.service.deps import AppState, Principal, app_state, connection, record, require
+from matcher.store import audit
+from matcher.store.database import utc, utcnow
+from matcher.store.tables import (
+    audit_entries,
+    disclosure_reads,
+    hits,
+    outcomes,
+    reveal_requests,
+)
+
+__all__ = ["AGE_BUCKETS", "router", "statistics"]
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+Auditor = Annotated[Principal, Depends(require("auditor"))]
+Verifier = Annotated[Principal, Depends(require("auditor", "admin"))]
+Conn = Annotated[Connection, Depends(connection)]
+
+# Upper bounds in days of the "hits unreviewed by age" buckets; the last is open-ended.
+AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (
+    ("0-7d", 7),
+    ("8-30d", 30),
+    ("31-90d", 90),
+    ("over-90d", None),
+)
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse)
+def get_checkpoint(
+    principal: Verifier, conn: Conn, state: Annotated[AppState, Depends(app_state)]
+) -> PlainTextResponse:
+    """The signed checkpoint (C2SP tlog-checkpoint note) for the log as it is now."""
+    note = audit.latest_checkpoint(conn, state.settings)
+    size = note.split("\n")[1]
+    record(conn, principal, "audit.checkpoint", {"size": size})
+    return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
+
+
+class EntryPageOut(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@router.get("/entries")
+def get_entries(
+    principal: Auditor,
+    conn: Conn,
+    time_from: Annotated[datetime | None, Query(alias="from")] = None,
+    time_to: Annotated[datetime | None, Query(alias="to")] = None,
+    actor: Annotated[str | None, Query(max_length=100)] = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    company: Annotated[str | None, Query(max_length=64)] = None,
+    case_reference: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EntryPageOut:
+    """Entries in seq order, each exactly as hashed into the log; filters combine with AND."""
+    for moment in (time_from, time_to):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput("give from/to with a time zone, e.g. 2026-11-01T00:00:00Z")
+    page = audit.entries(
+        conn,
+        audit.EntryFilter(time_from, time_to, actor, action, company, case_reference),
+        cursor=cursor,
+        limit=limit,
+    )
+    record(conn, principal, "audit.entries")
+    return EntryPageOut(items=[e.to_dict() for e in page.items], next_cursor=page.next_cursor)
+
+
+class InclusionOut(BaseModel):
+    seq: int
+    size: int
+    leaf_hash: str
+    root: str
+    proof: list[str]
+
+
+@router.get("/proofs/inclusion")
+def get_inclusion(
+    principal: Verifier,
+    conn: Conn,
+    seq: Annotated[int, Query(ge=0)],
+    size: Annotated[int, Query(ge=1)],
+) -> InclusionOut:
+    """RFC 9162 inclusion proof of entry ``seq`` in the tree of ``size`` entries."""
+    _check_size(conn, size)
+    nodes = audit.node_source(conn)
+    proof = inclusion_proof(nodes, seq, size)
+    out = InclusionOut(
+        seq=seq,
+        size=size,
+        leaf_hash=_b64(nodes.node(0, seq)),
+        root=_b64(tree_root(nodes, size)),
+        proof=[_b64(p) for p in proof],
+    )
+    record(conn, principal, "audit.proof", {"seq": str(seq), "size": str(size)})
+    return out
+
+
+class ConsistencyOut(BaseModel):
+    from_size: int
+    to_size: int
+    from_root: str
+    to_root: str
+    proof: list[str]
+
+
+@router.get("/proofs/consistency")
+def get_consistency(
+    principal: Verifier,
+    conn: Conn,
+    from_size: Annotated[int, Query(alias="from", ge=0)],
+    to_size: Annotated[int, Query(alias="to", ge=0)],
+) -> ConsistencyOut:
+    """RFC 9162 consistency proof that the tree of ``to`` entries extends the one of ``from``."""
+    _check_size(conn, to_size)
+    nodes = audit.node_source(conn)
+    proof = consistency_proof(nodes, from_size, to_size)
+    out = ConsistencyOut(
+        from_size=from_size,
+        to_size=to_size,
+        from_root=_b64(tree_root(nodes, from_size)),
+        to_root=_b64(tree_root(nodes, to_size)),
+        proof=[_b64(p) for p in proof],
+    )
+    record(conn, principal, "audit.proof", {"from": str(from_size), "to": str(to_size)})
+    return out
+
+
+def _check_size(conn: Connection, size: int) -> None:
+    current = audit.log_size(conn)
+    if size > current:
+        raise InvalidInput(f"the log has {current} entries; ask for a size of at most {current}")
+
+
+@router.get("/stats")
+def get_stats(principal: Auditor, conn: Conn) -> dict[str, Any]:
+    """Counts for auditors: disclosures per user and per policy, requests without an outcome,
+    open hits without an outcome by age, the outcome mix, denied attempts per user."""
+    stats = statistics(conn, utcnow())
+    record(conn, principal, "audit.stats")
+    return stats
+
+
+def statistics(conn: Connection, now: datetime) -> dict[str, Any]:
+    """The numbers of ``GET /v1/audit/stats``, as of ``now``."""
+    per_user = conn.execute(
+        select(disclosure_reads.c.reader_id, func.count())
+        .group_by(disclosure_reads.c.reader_id)
+        .order_by(disclosure_reads.c.reader_id)
+    ).all()
+    per_policy = conn.execute(
+        select(reveal_requests.c.policy_id, func.count())
+        .select_from(
+            disclosure_reads.join(
+                reveal_requests, disclosure_reads.c.request_id == reveal_requests.c.id
+            )
+        )
+        .group_by(reveal_requests.c.policy_id)
+        .order_by(reveal_requests.c.policy_id)
+    ).all()
+    has_outcome = select(outcomes.c.id).where(outcomes.c.hit_id == reveal_requests.c.hit_id)
+    without_outcome = conn.execute(
+        select(func.count()).select_from(reveal_requests).where(~has_outcome.exists())
+    ).scalar_one()
+    unreviewed = conn.execute(
+        select(hits.c.first_seen).where(
+            and_(
+                hits.c.status == "open",
+                ~select(outcomes.c.id).where(outcomes.c.hit_id == hits.c.id).exists(),
+            )
+        )
+    ).all()
+    buckets = {name: 0 for name, _ in AGE_BUCKETS}
+    for (first_seen,) in unreviewed:
+        age = now - utc(first_seen)
+        for name, days in AGE_BUCKETS:
+            if days is None or age <= timedelta(days=days):
+                buckets[name] += 1
+                break
+    mix = conn.execute(
+        select(outcomes.c.outcome, func.count())
+        .group_by(outcomes.c.outcome)
+        .order_by(outcomes.c.outcome)
+    ).all()
+    denied = conn.execute(
+        select(audit_entries.c.actor_id, func.count())
+        .where(audit_entries.c.result == "denied")
+        .group_by(audit_entries.c.actor_id)
+        .order_by(audit_entries.c.actor_id)
+    ).all()
+    return {
+        "as_of": now.isoformat(),
+        "disclosures_per_user": {str(user): int(n) for user, n in per_user},
+        "disclosures_per_policy": {str(policy): int(n) for policy, n in per_policy},
+        "requests_without_outcome": int(without_outcome),
+        "hits_unreviewed_by_age": buckets,
+        "outcome_mix": {str(outcome): int(n) for outcome, n in mix},
+        "denied_attempts_per_user": {str(actor): int(n) for actor, n in denied},
+    }
