@@ -40,7 +40,11 @@ extract ids, column names and counts.
     │   ├── ProofRangeError           422 a proof or checkpoint for a seq/size the log lacks
     │   └── CheckpointError           422 a checkpoint is malformed or its signature fails
     ├── auditlog.VerifyError          422 an export does not verify (exit 1; names the entry)
-    └── crypto.InvalidNoteSignature   422 a signed note's signature does not verify (opaque)
+    ├── crypto.InvalidNoteSignature   422 a signed note's signature does not verify (opaque)
+    ├── crypto.SealedDataUnreadable   500 a wrapped data key or sealed field does not open
+    │                                     (opaque: wrong key, changed bytes or context)
+    └── disclosure.DisclosureUnavailable
+                                      410 retention destroyed the extract's key or blob
 
 Policy conflicts (the same id and version activated with other text, two admins at once) are
 ``ConflictError``; retiring a policy that has no active version is ``NotFound``.

@@ -70,6 +70,9 @@ class Settings(BaseModel):
     log_origin: str = Field(default="", pattern=r"^[^\s+]*$")
     # Signs the web pages' session cookies; made by `matcher init` or at the first start.
     session_secret_path: Path = Path()
+    # `matcher serve` applies the policies' retention this often; 0 turns the timer off
+    # (then run `matcher purge` from cron).
+    purge_interval_seconds: float = Field(default=3600, ge=0)
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:

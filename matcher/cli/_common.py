@@ -8,6 +8,7 @@ Handlers receive the parsed arguments and a :class:`Context` and call the servic
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from matcher.core.audit import Actor
 from matcher.errors import ConfigError, InvalidInput, MatcherError
 from matcher.settings import Settings, load_settings
 from matcher.store.database import create_database_engine
@@ -34,6 +36,7 @@ __all__ = [
     "Context",
     "HelpFormatter",
     "add_output_options",
+    "console_actor",
     "data_dir_argument",
     "exit_code_for",
     "iso_date",
@@ -103,6 +106,15 @@ class HelpFormatter(argparse.HelpFormatter):
                 prose.append(line.strip())
         flush()
         return "\n".join(blocks)
+
+
+def console_actor() -> Actor:
+    """Who the audit log names for console commands: the login account, as admin."""
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):  # no login name in a bare container
+        login = "unknown"
+    return Actor(id=f"cli:{login}", role="admin", company=None)
 
 
 def exit_code_for(error: MatcherError) -> int:

@@ -14,21 +14,26 @@ from typing import Any
 
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy import Connection
 
 from matcher.cli._common import (
     Context,
     HelpFormatter,
     add_output_options,
+    console_actor,
     data_dir_argument,
     open_engine,
     open_settings,
     read_text_file,
 )
 from matcher.contract import pem_fingerprint
+from matcher.core.audit import Outcome
 from matcher.errors import InvalidInput
+from matcher.store import audit
 from matcher.store.companies import Company, add_company, list_companies
+from matcher.store.database import utcnow
 from matcher.store.tables import COMPANY_ROLES, ROLES
-from matcher.store.users import User, add_user, list_users, revoke_user
+from matcher.store.users import User, add_user, audit_object, list_users, revoke_user
 
 __all__ = ["register"]
 
@@ -195,6 +200,18 @@ def _user_json(user: User) -> dict[str, Any]:
     }
 
 
+def _log(conn: Connection, action: str, objects: dict[str, str], reason: str | None = None) -> None:
+    """The audit entry of a console change, in the change's own transaction."""
+    audit.append(
+        conn,
+        actor=console_actor(),
+        action=action,
+        outcome=Outcome("allowed", reason),
+        now=utcnow(),
+        object_ids=objects,
+    )
+
+
 def _companies_add(args: argparse.Namespace, ctx: Context) -> int:
     pem = read_text_file(args.signing_key, "the signing key file")
     if "PRIVATE KEY" in pem:
@@ -207,6 +224,7 @@ def _companies_add(args: argparse.Namespace, ctx: Context) -> int:
     settings = open_settings(args.data_dir)
     with open_engine(settings) as engine, engine.begin() as conn:
         company = add_company(conn, args.id, args.name, pem)
+        _log(conn, "company.create", {"company": company.id})
     if ctx.json:
         ctx.emit_json(_company_json(company))
         return 0
@@ -252,6 +270,7 @@ def _users_add(args: argparse.Namespace, ctx: Context) -> int:
     settings = open_settings(args.data_dir)
     with open_engine(settings) as engine, engine.begin() as conn:
         user, token = add_user(conn, args.name, args.role, args.company)
+        _log(conn, "user.create", audit_object(user), reason=f"role {user.role}")
     if ctx.json:
         ctx.emit_json({**_user_json(user), "token": token})
         return 0
@@ -270,6 +289,7 @@ def _users_revoke(args: argparse.Namespace, ctx: Context) -> int:
     settings = open_settings(args.data_dir)
     with open_engine(settings) as engine, engine.begin() as conn:
         user = revoke_user(conn, args.name)
+        _log(conn, "user.revoke", audit_object(user))
     if ctx.json:
         ctx.emit_json(_user_json(user))
         return 0

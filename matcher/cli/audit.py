@@ -17,11 +17,11 @@ from matcher.cli._common import (
     Context,
     HelpFormatter,
     add_output_options,
+    console_actor,
     data_dir_argument,
     open_engine,
     open_settings,
 )
-from matcher.cli.policies import console_actor
 from matcher.core.audit import Outcome
 from matcher.crypto import log_public_key
 from matcher.errors import ConfigError, InvalidInput

@@ -9,7 +9,6 @@ audit entries naming the console account (``cli:<login>``).
 from __future__ import annotations
 
 import argparse
-import getpass
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,11 @@ from matcher.cli._common import (
     Context,
     HelpFormatter,
     add_output_options,
+    console_actor,
     data_dir_argument,
     open_engine,
     open_settings,
 )
-from matcher.core.audit import Actor
 from matcher.core.policy import PolicyError, Problem
 from matcher.errors import InvalidInput
 from matcher.store.database import utcnow
@@ -37,7 +36,7 @@ from matcher.store.policies import (
     retire_policy,
 )
 
-__all__ = ["console_actor", "register"]
+__all__ = ["register"]
 
 _EXAMPLES = """\
 examples:
@@ -48,15 +47,6 @@ examples:
 A policy is reviewed by the lawyer and the DPO before it is activated (policies/README.md).
 Any edit of the file, even a comment, is a new text: bump its `version`.
 """
-
-
-def console_actor() -> Actor:
-    """Who the audit log names for console commands: the login account, as admin."""
-    try:
-        login = getpass.getuser()
-    except (OSError, KeyError):  # no login name in a bare container
-        login = "unknown"
-    return Actor(id=f"cli:{login}", role="admin", company=None)
 
 
 def register(commands: Any, data_dir: Path) -> None:

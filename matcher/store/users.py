@@ -15,7 +15,14 @@ from matcher.errors import ConflictError, InvalidInput, NotFound
 from matcher.store.database import utc, utcnow
 from matcher.store.tables import COMPANY_ROLES, ROLES, companies, users
 
-__all__ = ["User", "add_user", "list_users", "revoke_user", "user_for_token"]
+__all__ = [
+    "User",
+    "add_user",
+    "audit_object",
+    "list_users",
+    "revoke_user",
+    "user_for_token",
+]
 
 
 @dataclass(frozen=True)
@@ -97,3 +104,11 @@ def user_for_token(conn: Connection, token: str) -> User | None:
     if row.revoked_at is not None:
         return None
     return _user(row)
+
+
+def audit_object(user: User) -> dict[str, str]:
+    """How audit entries name a user: the opaque id (never the name) and the company."""
+    found = {"user": str(user.id)}
+    if user.company_id is not None:
+        found["company"] = user.company_id
+    return found

@@ -33,6 +33,9 @@ HIT_KEYS = {
     "overlap_days",
     "first_seen",
     "last_seen",
+    "outcome",
+    "outcome_reason",
+    "reveal_status",
 }
 
 

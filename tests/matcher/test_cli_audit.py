@@ -140,3 +140,25 @@ def test_policies_check_lists_every_problem_and_activate_refuses_them(
     assert code == 0 and "retired" in out
     code, _, err = run(capsys, "run", "--data-dir", str(d))
     assert code == 1 and "matcher policies activate FILE" in err
+
+
+def test_console_changes_to_companies_and_users_are_logged(
+    capsys: pytest.CaptureFixture[str], data_dir: tuple[Path, str], tmp_path: Path
+) -> None:
+    d = str(data_dir[0])
+    public = tmp_path / "signing.pub"
+    public.write_bytes(
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    assert run(capsys, "companies", "add", "linbo", "--name", "Linbo", "--signing-key",
+               str(public), "--data-dir", d)[0] == 0  # fmt: skip
+    assert run(capsys, "users", "add", "anna", "--role", "investigator", "--company", "linbo",
+               "--data-dir", d)[0] == 0  # fmt: skip
+    assert run(capsys, "users", "revoke", "anna", "--data-dir", d)[0] == 0
+    export, _, _ = _export_and_key(capsys, data_dir[0], tmp_path)
+    entries = [json.loads(line) for line in export.read_bytes().splitlines()[1:-1]]
+    console = [e for e in entries if e["actor"]["id"].startswith("cli:")]
+    assert [e["action"] for e in console][-3:] == ["company.create", "user.create", "user.revoke"]
+    assert all("anna" not in json.dumps(e) for e in console)  # ids, never names

@@ -18,7 +18,6 @@ from matcher.crypto import log_public_key
 from matcher.disclosure import DisclosureUnavailable, RecordSource, read_record
 from matcher.purge import run_purge
 from matcher.service import create_app
-from matcher.service.routes import reveal as reveal_routes
 from matcher.settings import Settings
 from matcher.store.audit import (
     EntryFilter,
@@ -160,8 +159,8 @@ def test_the_service_purges_periodically(
     settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The interval comes from settings (default an hour); a tiny one makes the task fire here.
-    monkeypatch.setattr(reveal_routes, "DEFAULT_PURGE_INTERVAL_SECONDS", 0.01)
-    with TestClient(create_app(settings)):
+    quick = settings.model_copy(update={"purge_interval_seconds": 0.01})
+    with TestClient(create_app(quick)):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with engine.connect() as conn:

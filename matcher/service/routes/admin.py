@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from matcher.service.deps import Principal, connection, record, require
 from matcher.store.companies import Company, add_company, list_companies
-from matcher.store.users import User, add_user, list_users, revoke_user
+from matcher.store.users import User, add_user, audit_object, list_users, revoke_user
 
 __all__ = ["router"]
 
@@ -94,7 +94,7 @@ def get_companies(admin: Admin, conn: Conn) -> list[CompanyOut]:
 @router.post("/users", status_code=status.HTTP_201_CREATED)
 def post_user(body: UserIn, admin: Admin, conn: Conn) -> NewUserOut:
     user, token = add_user(conn, body.name, body.role, body.company_id)
-    record(conn, admin, "user.create", _user_object(user), reason=f"role {user.role}")
+    record(conn, admin, "user.create", audit_object(user), reason=f"role {user.role}")
     return NewUserOut(**UserOut.of(user).model_dump(), token=token)
 
 
@@ -108,12 +108,5 @@ def get_users(admin: Admin, conn: Conn) -> list[UserOut]:
 @router.post("/users/{name}/revoke")
 def post_revoke(name: str, admin: Admin, conn: Conn) -> UserOut:
     user = revoke_user(conn, name)
-    record(conn, admin, "user.revoke", _user_object(user))
+    record(conn, admin, "user.revoke", audit_object(user))
     return UserOut.of(user)
-
-
-def _user_object(user: User) -> dict[str, str]:
-    found = {"user": str(user.id)}
-    if user.company_id is not None:
-        found["company"] = user.company_id
-    return found

@@ -42,6 +42,10 @@ class HitOut(BaseModel):
     overlap_days: int
     first_seen: datetime
     last_seen: datetime
+    # The own company's latest outcome (and sub-reason) and latest reveal request status.
+    outcome: str | None = None
+    outcome_reason: str | None = None
+    reveal_status: str | None = None
 
     @classmethod
     def of(cls, hit: CompanyHit) -> HitOut:

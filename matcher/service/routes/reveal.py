@@ -55,11 +55,9 @@ from matcher.store.database import utc, utcnow
 from matcher.store.extracts import active_extracts
 from matcher.store.tables import OUTCOME_REASONS, OUTCOMES, REVEAL_REQUEST_STATUSES
 
-__all__ = ["DEFAULT_PURGE_INTERVAL_SECONDS", "clock", "router"]
+__all__ = ["clock", "router"]
 
 _log = logging.getLogger("matcher.service.reveal")
-
-DEFAULT_PURGE_INTERVAL_SECONDS = 3600
 
 
 def clock() -> datetime:
@@ -72,9 +70,7 @@ async def _periodic_purge(app: FastAPI) -> AsyncIterator[None]:
     """Apply retention every ``purge_interval_seconds`` (settings; default an hour)."""
     state = app.state.matcher
     assert isinstance(state, AppState)
-    interval = float(
-        getattr(state.settings, "purge_interval_seconds", DEFAULT_PURGE_INTERVAL_SECONDS)
-    )
+    interval = state.settings.purge_interval_seconds
 
     async def loop() -> None:
         while True:
