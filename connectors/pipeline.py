@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -42,6 +43,10 @@ __all__ = [
 DEFAULT_MAX_ERROR_RATE = 0.05
 # Below this many rows a second process costs more to start than it saves.
 PARALLEL_FROM_ROWS = 50_000
+# An export file this large has at least PARALLEL_FROM_ROWS rows in practice (a CSV row is
+# ~150 bytes, a compressed xlsx or parquet row ~80): workers then start before reading, so
+# their imports overlap the parent's reading and normalising.
+PARALLEL_FROM_BYTES = 4_000_000
 REFS_FILE = "refs.parquet"
 
 # Called with a step name when a step starts; the CLI turns this into a progress display.
@@ -152,9 +157,37 @@ def pseudonymise_export(
     When the check stops, the report goes to the workspace's `reports/` folder, no package is
     written and :class:`DataError` is raised with the reason.
     """
-    result = check_export(
-        source, profile, as_of=as_of, max_error_rate=max_error_rate, now=now, progress=progress
-    )
+    parallel = _workers() > 1
+    with ExitStack() as workers:
+        pool = None
+        if parallel and source is not None and _file_size(source) >= PARALLEL_FROM_BYTES:
+            pool = workers.enter_context(pseudonymise.start_encoding_pool(_workers()))
+        result = check_export(
+            source, profile, as_of=as_of, max_error_rate=max_error_rate, now=now, progress=progress
+        )
+        if parallel and pool is None and result.accepted.height >= PARALLEL_FROM_ROWS:
+            pool = workers.enter_context(pseudonymise.start_encoding_pool(_workers()))
+        package = _package(result, profile, out_dir, as_of, now, new_extract_id, progress, pool)
+    return package
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # the reader reports a missing file with a proper message
+
+
+def _package(
+    result: CheckResult,
+    profile: Profile,
+    out_dir: Path,
+    as_of: date,
+    now: Callable[[], datetime],
+    new_extract_id: Callable[[], UUID],
+    progress: Progress,
+    pool: pseudonymise.EncodingPool | None,
+) -> PackageResult:
     report = result.report
     if report.status != "ok":
         json_path, _ = write_report(
@@ -177,50 +210,59 @@ def pseudonymise_export(
     signing_key = pseudonymise.load_signing_key(profile.signing_key_path)
     _check_reveal_pin(profile, reveal_pem)
 
-    progress("pseudonymising")
-    extract_id = new_extract_id()
-    data_key = pseudonymise.new_data_key()
-    encoder = pseudonymise.Encoder(matching_key, local_key)
-    records = encoder.encode(
-        result.accepted, extract_id, data_key, workers=_workers(result.accepted.height)
-    )
-    wrapped = pseudonymise.wrap_data_key(data_key, reveal_pem, profile.company_id, extract_id)
-    del data_key
+    # Workers hand encoded chunks back as files in a scratch folder next to the package (they
+    # hold only pseudonymised columns); it is removed, whatever happens, once the package and
+    # the ref table are written.
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".crosscheck-tmp-", dir=out_dir.parent) as scratch:
+        with _staging(out_dir) as staging:
+            progress("pseudonymising")
+            extract_id = new_extract_id()
+            data_key = pseudonymise.new_data_key()
+            encoder = pseudonymise.Encoder(matching_key, local_key)
+            records = encoder.encode(
+                result.accepted, extract_id, data_key, pool=pool, scratch=Path(scratch)
+            )
+            if pool is not None:
+                pool.close()  # the workers' memory is free again before the package is written
+            wrapped = pseudonymise.wrap_data_key(
+                data_key, reveal_pem, profile.company_id, extract_id
+            )
+            del data_key
 
-    progress("writing package")
-    with _staging(out_dir) as staging:
-        manifest = write_package(
-            staging,
-            records,
-            company_id=profile.company_id,
-            extract_id=extract_id,
-            as_of=as_of,
-            created_at=now(),
-            matching_key_epoch=matching_key.epoch,
-            encoding=encoder.parameters,
-            reveal_public_pem=reveal_pem,
-            wrapped_data_key=wrapped,
-            signing_key=signing_key,
-        )
-        report = report.with_package(
-            {
-                "folder": str(out_dir),
-                "extract_id": str(extract_id),
-                "rows": manifest.row_count,
-                "matching_key_epoch": manifest.matching_key_epoch,
-                "reveal_key_fingerprint": manifest.reveal_key_fingerprint,
-                "records_sha256": manifest.records_sha256,
-            }
-        )
-        write_report(report, staging)
-    _keep_refs(profile.workspace / REFS_FILE, records.get_column("ref"), result.accepted)
+            progress("writing package")
+            manifest = write_package(
+                staging,
+                records,
+                company_id=profile.company_id,
+                extract_id=extract_id,
+                as_of=as_of,
+                created_at=now(),
+                matching_key_epoch=matching_key.epoch,
+                encoding=encoder.parameters,
+                reveal_public_pem=reveal_pem,
+                wrapped_data_key=wrapped,
+                signing_key=signing_key,
+            )
+            report = report.with_package(
+                {
+                    "folder": str(out_dir),
+                    "extract_id": str(extract_id),
+                    "rows": manifest.row_count,
+                    "matching_key_epoch": manifest.matching_key_epoch,
+                    "reveal_key_fingerprint": manifest.reveal_key_fingerprint,
+                    "records_sha256": manifest.records_sha256,
+                }
+            )
+            write_report(report, staging)
+            refs = records.get_column("ref")
+        _keep_refs(profile.workspace / REFS_FILE, refs, result.accepted)
+        del records, refs  # they may map the scratch files, removed next
     return PackageResult(report=report, manifest=manifest, package=out_dir)
 
 
-def _workers(rows: int) -> int:
-    """Worker processes for encoding: one per core, but only when starting them pays off."""
-    if rows < PARALLEL_FROM_ROWS:
-        return 1
+def _workers() -> int:
+    """Worker processes for encoding: one per core (at most 4)."""
     return max(1, min(os.cpu_count() or 1, 4))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from uuid import UUID
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from connectors import package as pkg
@@ -218,3 +219,14 @@ def test_describe_reports_plaintext_and_foreign_columns(
     assert "'filter_name' has values that are not 128 bytes" in findings
     # Findings name columns and counts, never the values themselves.
     assert "198501011234" not in findings and "Öberg" not in findings
+
+
+def test_records_carry_no_column_statistics(tmp_path: Path, write: Callable[..., Manifest]) -> None:
+    write(tmp_path / "pkg", rows=4)
+    metadata = pq.read_metadata(tmp_path / "pkg" / RECORDS_FILE)
+    for group in range(metadata.num_row_groups):
+        for column in range(metadata.num_columns):
+            chunk = metadata.row_group(group).column(column)
+            # min/max statistics would put values of the ref and contract columns in the footer
+            assert chunk.statistics is None or not chunk.statistics.has_min_max
+            assert chunk.compression == "LZ4"

@@ -21,6 +21,7 @@ from connectors.record import NORMALISED_COLUMNS
 from matcher.contract import (
     SEALED_FIELDS,
     Manifest,
+    RevealKem,
     encoding_digest,
     pem_fingerprint,
     sealed_associated_data,
@@ -213,7 +214,7 @@ def test_signed_manifest_verifies_and_any_change_fails(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kem", ["X25519", "MLKEM768-X25519"])
-def test_data_key_wraps_to_reveal_key_and_opens_only_in_context(kem: ps.RevealKem) -> None:
+def test_data_key_wraps_to_reveal_key_and_opens_only_in_context(kem: RevealKem) -> None:
     private_pem, public_pem = ps.new_reveal_key_pair(kem)
     assert ps.reveal_kem_of(public_pem) == kem
     assert public_pem.count(b"-----BEGIN PUBLIC KEY-----") == (1 if kem == "X25519" else 2)
@@ -391,3 +392,49 @@ def test_parallel_encoding_equals_serial(
     serial = encoder.encode(frame, EXTRACT, data_key)
     parallel = encoder.encode(frame, EXTRACT, data_key, workers=2)
     assert parallel.equals(serial)
+
+
+def test_a_started_pool_encodes_like_serial_and_hands_back_no_plaintext(
+    encoder: ps.Encoder, make_rows: Callable[..., pl.DataFrame], tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(5)
+    phones = ["+46701234567", None, "+46709876543"]
+    frame = make_rows(
+        *(
+            {"national_id": f"1985010{int(n):05d}", "phone": phones[int(p)]}
+            for n, p in zip(rng.integers(0, 99999, 30), rng.integers(0, 3, 30), strict=True)
+        )
+    )
+    data_key = ps.new_data_key()
+    serial = encoder.encode(frame, EXTRACT, data_key, first_row=7)
+    with ps.start_encoding_pool(2) as pool:
+        first = encoder.encode(frame, EXTRACT, data_key, first_row=7, pool=pool, scratch=tmp_path)
+        again = encoder.encode(frame, EXTRACT, data_key, first_row=7, pool=pool, scratch=tmp_path)
+    assert first.equals(serial)
+    assert again.equals(serial)  # a pool serves several extracts; chunks never mix
+    assert first["token_phone"].null_count() == frame["phone"].null_count()
+    # Workers hand back only what goes into the package: no national id in any chunk file.
+    chunks = list(tmp_path.rglob("*.arrow"))
+    assert chunks
+    for chunk in chunks:
+        content = chunk.read_bytes()
+        assert not any(nid.encode() in content for nid in frame["national_id"])
+
+
+def test_repeated_values_share_a_token_and_missing_ones_stay_null(
+    encoder: ps.Encoder, make_rows: Callable[..., pl.DataFrame]
+) -> None:
+    frame = make_rows(
+        {"email": "a@example.se"},
+        {"email": None, "phone": None},
+        {"email": "a@example.se"},
+        {"email": "b@example.se"},
+    )
+    out = encoder.encode(frame, EXTRACT, ps.new_data_key())
+    tokens = out["token_email"].to_list()
+    assert tokens[0] == tokens[2] == encoder.token_for("email", "a@example.se")
+    assert tokens[1] is None
+    assert tokens[3] == encoder.token_for("email", "b@example.se")
+    assert out["token_phone"][1] is None
+    assert out["sealed_email"][1] is None
+    assert out["sealed_email"].drop_nulls().bin.size().min() == 12 + len("a@example.se") + 16
