@@ -1,7 +1,8 @@
-"""Peak memory of a whole process tree (a command and the workers it starts), sampled from /proc.
+"""Run a command and sample the resident memory of its whole process tree from /proc.
 
 ``ru_maxrss`` reports one process at a time; a command with worker processes can exceed a
-memory limit while no single process does, so the benchmarks sample the sum.
+memory limit while no single process does, so the benchmarks sample the sum of the command and
+all its descendants every 50 ms.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 __all__ = ["Measured", "run_measured"]
 
+SAMPLE_SECONDS = 0.05
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -23,52 +24,62 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 class Measured:
     seconds: float
     peak_tree_mib: float
-    returncode: int
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
+def _children() -> dict[int, list[int]]:
+    """Parent pid -> child pids of every process now running."""
+    tree: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
             continue
-    return found
-
-
-def _tree_rss(pid: int) -> int:
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
         try:
-            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * _PAGE
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as handle:
+                # The command name may hold spaces and parentheses: split after its last ')'.
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    return tree
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of `root` and all its descendants (0 for processes that ended)."""
+    tree = _children()
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(tree.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
+                total += int(handle.read().split()[1]) * _PAGE
         except (OSError, IndexError, ValueError):
             continue
-        stack += _children(current)
     return total
 
 
 def run_measured(argv: Sequence[str], *, env: dict[str, str] | None = None) -> Measured:
-    """Run `argv`, sampling the tree's resident memory every 50 ms; stdout/stderr discarded."""
+    """Run `argv` to completion, sampling its tree's memory; fail on a non-zero exit."""
+    peak = 0
     start = time.perf_counter()
     process = subprocess.Popen(
         list(argv), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    peak = 0
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, _tree_rss(process.pid))
-            time.sleep(0.05)
+            done.wait(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, err = process.communicate()
+    _, stderr = process.communicate()
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
     if process.returncode != 0:
-        raise RuntimeError(f"{argv[:4]} failed ({process.returncode}): {err.decode()[-2000:]}")
-    return Measured(seconds, round(peak / 2**20, 1), process.returncode)
+        raise AssertionError(
+            f"{list(argv)} exited with {process.returncode}: {stderr.decode()[-2000:]}"
+        )
+    return Measured(seconds=seconds, peak_tree_mib=round(peak / 2**20, 1))

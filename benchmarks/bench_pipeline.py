@@ -13,18 +13,14 @@ Run: ``make bench`` or ``.venv/bin/python -m pytest benchmarks/bench_pipeline.py
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
-import threading
-import time
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from benchmarks._rss import Measured, run_measured
 from connectors import pseudonymise
 from connectors.cli.main import main as connector
 from connectors.synthetic import generate
@@ -33,69 +29,6 @@ __all__: list[str] = []
 
 SIZES = [100_000, 1_000_000]
 AS_OF = date(2026, 11, 1)
-SAMPLE_SECONDS = 0.05
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-@dataclass(frozen=True)
-class Run:
-    seconds: float
-    peak_tree_rss: int  # bytes
-
-
-def _children() -> dict[int, list[int]]:
-    """Parent pid -> child pids of every process now running."""
-    tree: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as handle:
-                # The command name may hold spaces and parentheses: split after its last ')'.
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended while we looked
-        tree.setdefault(int(fields[1]), []).append(int(entry.name))
-    return tree
-
-
-def _tree_rss(root: int) -> int:
-    """Resident bytes of `root` and all its descendants (0 for processes that ended)."""
-    tree = _children()
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        todo.extend(tree.get(pid, []))
-        try:
-            with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
-                total += int(handle.read().split()[1]) * _PAGE
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
-
-
-def run_sampled(argv: list[str]) -> Run:
-    """Run a command to completion, sampling its process tree's RSS; fail on a non-zero exit."""
-    peak = 0
-    start = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_rss(process.pid))
-            done.wait(SAMPLE_SECONDS)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, stderr = process.communicate()
-    seconds = time.perf_counter() - start
-    done.set()
-    sampler.join()
-    if process.returncode != 0:
-        raise AssertionError(f"{argv} exited with {process.returncode}: {stderr.decode()[-2000:]}")
-    return Run(seconds=seconds, peak_tree_rss=peak)
 
 
 def _connector_command() -> list[str]:
@@ -130,17 +63,17 @@ def test_pseudonymise_export(benchmark, workspace, size: int, tmp_path: Path) ->
     out = tmp_path / "pkg"
     argv = [*_connector_command(), "-q", "pseudonymise", str(export), "--profile",
             str(profile_path), "--out", str(out), "--as-of", AS_OF.isoformat()]  # fmt: skip
-    runs: list[Run] = []
+    runs: list[Measured] = []
 
     def run() -> None:
         shutil.rmtree(out, ignore_errors=True)
-        runs.append(run_sampled(argv))
+        runs.append(run_measured(argv))
 
     benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=0)
     (result,) = runs
     assert (out / "records.parquet").is_file()
     rate = size / result.seconds
-    peak_mib = result.peak_tree_rss / 2**20
+    peak_mib = result.peak_tree_mib
     benchmark.extra_info["records_per_second"] = round(rate)
     benchmark.extra_info["peak_tree_rss_mib"] = round(peak_mib, 1)
     print(

@@ -5,7 +5,8 @@ The packages are made by the real connector from seeded synthetic registers (out
 the matcher runs as `matcher serve` on 127.0.0.1; the run is `matcher run` as a subprocess whose
 whole process tree's memory is sampled.
 
-Run: ``make bench`` or ``.venv/bin/python -m pytest benchmarks/bench_service.py --benchmark-only -s``.
+Run: ``make bench`` or
+``.venv/bin/python -m pytest benchmarks/bench_service.py --benchmark-only -s``.
 Set CROSSCHECK_BENCH_RECORDS to try another size (default 1000000).
 """
 
@@ -65,8 +66,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         assert matcher(["-q", "companies", "add", item.company_id, "--name", item.company_id,
                         "--signing-key", str(ws / "signing.pub"), "--data-dir",
                         str(data_dir)]) == 0  # fmt: skip
-        token = _json("users", "add", f"{item.company_id}-data", "--role", "data_officer",
-                      "--company", item.company_id, "--data-dir", str(data_dir), "--json")["token"]  # fmt: skip
+        officer = _json("users", "add", f"{item.company_id}-data", "--role", "data_officer",
+                        "--company", item.company_id, "--data-dir", str(data_dir),
+                        "--json")  # fmt: skip
+        token = officer["token"]
         companies[item.company_id] = (package, token)
     return {"root": root, "data_dir": data_dir, "companies": companies}
 
@@ -111,7 +114,7 @@ def test_matching_run_3_companies(benchmark, world: dict[str, Any]) -> None:  # 
                     "--run-date",
                     AS_OF,
                 ]
-            )  # fmt: skip
+            )
         )
 
     benchmark.pedantic(run, rounds=1, iterations=1)

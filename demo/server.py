@@ -31,7 +31,7 @@ def serving(data_dir: Path, log: Path, *, timeout: float = 30.0) -> Iterator[str
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as sink:
-        server = subprocess.Popen(
+        server = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
             [
                 sys.executable,
                 "-m",
