@@ -61,6 +61,9 @@ def _company(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     return {
         "token": rng.integers(0, 256, (n, 32), dtype=np.uint8),
         "token_null": rng.random(n) < 0.002,
+        # Phone and e-mail tokens: the fuzzy rule's corroborating evidence (30 % missing).
+        **{t: rng.integers(0, 256, (n, 32), dtype=np.uint8) for t in ("phone", "email")},
+        **{f"{t}_null": rng.random(n) < 0.3 for t in ("phone", "email")},
         "bdi": birth * 400 + first_initial * 20 + last_initial,
         "sny": (surname * 5_000 + first_name) * 70 + birth // 365,
         "addr": rng.integers(0, 500 * 10_000, n),
@@ -99,6 +102,9 @@ def make_extracts(
                     b["token_null"][d] = a["token_null"][s]
                 else:
                     b["token_null"][d] = rng.random(len(d)) < 0.3
+                    # Most people keep their phone number across a move.
+                    kept = d[rng.random(len(d)) < 0.7]
+                    b["phone"][kept] = a["phone"][s[np.isin(d, kept)]]
                     for f in ("name", "birth_date"):
                         # Flip ~3 % of the bits: a typo or a lost diacritic in the source.
                         flips = rng.random(b[f][d].shape) < 0.03
@@ -121,6 +127,8 @@ def make_extracts(
             {
                 "ref": [f"{c:02x}{i:014x}" for i in range(records)],
                 "token_national_id": _binary(col["token"], col["token_null"]),
+                "token_phone": _binary(col["phone"], col["phone_null"]),
+                "token_email": _binary(col["email"], col["email_null"]),
                 "block_birth_initials": _keys(col["bdi"], 1),
                 "block_surname_year": _keys(col["sny"], 2),
                 "block_address": _keys(col["addr"], 3),
