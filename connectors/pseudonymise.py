@@ -123,6 +123,7 @@ from matcher.contract import (
     Manifest,
     RevealKem,
     hpke_info,
+    pem_blocks,
     sealed_column,
     signing_payload,
     token_column,
@@ -400,21 +401,6 @@ _HYBRID_SUITE: Final = hpke.Suite(
 )
 
 
-def _pem_blocks(pem: bytes) -> list[bytes]:
-    """Split a PEM file into its blocks (each with BEGIN/END lines)."""
-    blocks: list[bytes] = []
-    current: list[bytes] = []
-    for line in pem.splitlines(keepends=True):
-        if line.startswith(b"-----BEGIN "):
-            current = [line]
-        elif current:
-            current.append(line)
-            if line.startswith(b"-----END "):
-                blocks.append(b"".join(current))
-                current = []
-    return blocks
-
-
 def new_reveal_key_pair(kem: RevealKem = "X25519") -> tuple[bytes, bytes]:
     """A reveal key pair as (private PEM, public PEM), for tests and the demo.
 
@@ -452,7 +438,7 @@ def _load_reveal_public(
     public_pem: bytes,
 ) -> tuple[RevealKem, x25519.X25519PublicKey | hpke.MLKEM768X25519PublicKey]:
     try:
-        keys = [serialization.load_pem_public_key(block) for block in _pem_blocks(public_pem)]
+        keys = [serialization.load_pem_public_key(block) for block in pem_blocks(public_pem)]
     except (ValueError, TypeError):
         raise KeyFileError(f"the reveal key is not {_REVEAL_PUBLIC_WHAT}.") from None
     if len(keys) == 1 and isinstance(keys[0], x25519.X25519PublicKey):
@@ -492,7 +478,7 @@ def unwrap_data_key(
     try:
         keys = [
             serialization.load_pem_private_key(block, password=None)
-            for block in _pem_blocks(reveal_private_pem)
+            for block in pem_blocks(reveal_private_pem)
         ]
         ciphertext = base64.b64decode(wrapped, validate=True)
         info = hpke_info(company_id, extract_id)

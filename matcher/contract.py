@@ -50,6 +50,7 @@ __all__ = [
     "canonical_json",
     "encoding_digest",
     "hpke_info",
+    "pem_blocks",
     "pem_fingerprint",
     "sealed_associated_data",
     "sealed_column",
@@ -209,28 +210,38 @@ def hpke_info(company_id: str, extract_id: UUID) -> bytes:
     return b"crosscheck-data-key-v1\n" + canonical_json([company_id, str(extract_id)])
 
 
+def pem_blocks(pem: bytes) -> list[bytes]:
+    """The PEM blocks of a key file, each with its BEGIN/END lines, in file order.
+
+    Reveal key files hold one block (X25519) or two (ML-KEM-768 first, then X25519).
+    """
+    blocks: list[bytes] = []
+    current: list[bytes] = []
+    for line in pem.splitlines(keepends=True):
+        if line.startswith(b"-----BEGIN "):
+            current = [line]
+        elif current:
+            current.append(line)
+            if line.startswith(b"-----END "):
+                blocks.append(b"".join(current))
+                current = []
+    return blocks
+
+
 def pem_fingerprint(pem: bytes) -> str:
     """Fingerprint of a reveal public key file: SHA-256 over the DER of its PEM blocks, in order.
 
     An X25519 key file has one block; an ML-KEM-768+X25519 file has two (ML-KEM first).
     Shown as the first 32 hex digits, which is what manifests and profiles carry.
     """
-    digest = hashlib.sha256()
-    blocks = 0
-    inside = False
-    body: list[str] = []
-    for line in pem.decode("ascii").splitlines():
-        line = line.strip()
-        if line.startswith("-----BEGIN "):
-            inside, body = True, []
-        elif line.startswith("-----END "):
-            if not inside:
-                raise ValueError("malformed PEM: END without BEGIN")
-            digest.update(base64.b64decode("".join(body), validate=True))
-            blocks += 1
-            inside = False
-        elif inside:
-            body.append(line)
-    if blocks == 0 or inside:
+    blocks = pem_blocks(pem)
+    if not blocks:
         raise ValueError("not a PEM public key file")
+    digest = hashlib.sha256()
+    for block in blocks:
+        body = b"".join(block.splitlines()[1:-1])
+        try:
+            digest.update(base64.b64decode(body, validate=True))
+        except ValueError:
+            raise ValueError("malformed PEM block") from None
     return digest.hexdigest()[:32]

@@ -28,6 +28,7 @@ from matcher.contract import (
     Manifest,
     RevealKem,
     hpke_info,
+    pem_blocks,
     pem_fingerprint,
     sealed_associated_data,
     signing_payload,
@@ -277,20 +278,6 @@ class SealedDataUnreadable(MatcherError):
         )
 
 
-def _pem_private_blocks(pem: bytes) -> list[bytes]:
-    blocks: list[bytes] = []
-    current: list[bytes] = []
-    for line in pem.splitlines(keepends=True):
-        if line.startswith(b"-----BEGIN "):
-            current = [line]
-        elif current:
-            current.append(line)
-            if line.startswith(b"-----END "):
-                blocks.append(b"".join(current))
-                current = []
-    return blocks
-
-
 def unwrap_data_key(
     wrapped_b64: str, reveal_private_pem: bytes, company_id: str, extract_id: UUID
 ) -> bytes:
@@ -300,7 +287,7 @@ def unwrap_data_key(
     try:
         keys = [
             serialization.load_pem_private_key(block, password=None)
-            for block in _pem_private_blocks(reveal_private_pem)
+            for block in pem_blocks(reveal_private_pem)
         ]
         ciphertext = base64.b64decode(wrapped_b64, validate=True)
         info = hpke_info(company_id, extract_id)
