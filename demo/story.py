@@ -128,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with serving(data_dir, root / "matcher-serve.log") as url:
         console.print(f"\n[green]matcher serve is running at {url}[/]")
         investigators: dict[str, str] = {}
+        approvers: dict[str, str] = {}
         for company, name in COMPANIES.items():
             export = registers / exports[company]
             workspace = root / company
@@ -150,6 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "investigator", "--company", company, "--data-dir", data_dir, "--json",
             )  # fmt: skip
             investigators[company] = investigator["token"]
+            # Four-eyes: the policy has an approver at the *other* company of a hit decide.
+            approver = say.run_json(
+                "matcher", matcher_main, "users", "add", f"{company}-approver", "--role",
+                "approver", "--company", company, "--data-dir", data_dir, "--json",
+            )  # fmt: skip
+            approvers[company] = approver["token"]
             # The data officer keeps the token in a file the profile names (mode 0600).
             _secret(workspace / "token", officer["token"])
             profile = workspace / "connector.toml"
@@ -179,28 +186,159 @@ def main(argv: Sequence[str] | None = None) -> int:
         say.matcher("run", "--data-dir", data_dir, "--run-date", AS_OF)
 
         console.print(Rule("8. Each company's investigators see their own side of each hit"))
+        queues: dict[str, list[dict[str, Any]]] = {}
         for company, token in investigators.items():
             console.print(f"\n[bold cyan]$ GET {url}/v1/hits  (as {company}-investigator)[/]")
             hits = _all_hits(url, token)
+            queues[company] = hits
             console.print(_hits_table(company, hits))
             if company == "linbo" and hits:
                 console.print(Rule("9. linbo's data officer finds the own record behind a hit"))
                 say.connector(
                     "resolve", hits[0]["own_ref"], "--profile", root / company / "connector.toml"
                 )
+        if queues.get("linbo"):
+            _reveal_story(console, url, queues["linbo"][0], investigators, approvers)
+        else:
+            console.print("[yellow]linbo has no hits, so there is nothing to reveal[/]")
+
+        console.print(Rule("14. An auditor checks the log offline"))
+        auditor = say.run_json(
+            "matcher", matcher_main, "users", "add", "audit-office", "--role", "auditor",
+            "--data-dir", data_dir, "--json",
+        )  # fmt: skip
+        console.print(f"\n[bold cyan]$ GET {url}/v1/audit/checkpoint  (as audit-office)[/]")
+        with _client(url, auditor["token"]) as client:
+            checkpoint = client.get("/v1/audit/checkpoint").raise_for_status().text
+        console.print(checkpoint.rstrip())
+        auditing = root / "auditor"
+        auditing.mkdir()
+        # The operator hands over the public key once, over a channel the auditor trusts; from
+        # then on the auditor needs nothing of the matcher's to check an export.
+        say.matcher(
+            "audit", "public-key", "--data-dir", data_dir, "--out", auditing / "crosscheck-log.pub"
+        )
+        say.matcher(
+            "audit", "export", "--data-dir", data_dir, "--out", auditing / "audit.jsonl", "--quiet"
+        )
+        say.matcher(
+            "audit", "verify", auditing / "audit.jsonl", "--public-key",
+            auditing / "crosscheck-log.pub",
+        )  # fmt: skip
 
     console.print(Rule("Done"))
     console.print(
         f"Everything is under {root}/: the registers, each company's workspace (profile, keys, "
-        "local ref table, reports), the packages, and the matcher's data directory."
+        "local ref table, reports), the packages, the matcher's data directory, and the "
+        "auditor's export of the log with the public key it was verified with."
     )
     return 0
+
+
+def _client(url: str, token: str) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"})
+
+
+def _call(
+    console: Console, client: httpx.Client, who: str, method: str, path: str, body: Any = None
+) -> Any:
+    """Show the HTTP call as a command line would, make it, and return the JSON answer."""
+    console.print(f"\n[bold cyan]$ {method} {path}  (as {who})[/]")
+    if body is not None:
+        console.print_json(data=body)
+    response = client.request(method, path, json=body)
+    if response.is_error:
+        console.print(f"[bold red]{response.status_code}: {response.text}[/]")
+        raise SystemExit(1)
+    return response.json()
+
+
+def _reveal_story(
+    console: Console,
+    url: str,
+    hit: dict[str, Any],
+    investigators: dict[str, str],
+    approvers: dict[str, str],
+) -> None:
+    """Steps 10-13: four-eyes reveal of one of linbo's hits, disclosure, outcome."""
+    requester, counterpart = "linbo", hit["counterpart_company"]
+    console.print(Rule(f"10. linbo's investigator asks to see hit {hit['id']}"))
+    with _client(url, investigators[requester]) as investigator:
+        request = _call(
+            console, investigator, f"{requester}-investigator", "POST",
+            f"/v1/hits/{hit['id']}/reveal-requests",
+            {
+                "purpose": "Check a possible second first-hand contract",
+                "case_reference": "LIN-2026-0042",
+                "justification": (
+                    "The tenant's contract overlaps another company's first-hand contract by "
+                    f"{hit['overlap_days']} days; we need both addresses and contract dates to "
+                    "ask the tenant."
+                ),
+            },
+        )  # fmt: skip
+        console.print(
+            f"request {request['id']}: {request['status']}; fields the policy reveals: "
+            + ", ".join(request["fields"])
+        )
+        console.print(
+            Rule(f"11. An approver at {COMPANIES[counterpart]} (the counterpart) decides")
+        )
+        with _client(url, approvers[counterpart]) as approver:
+            pending = _call(
+                console, approver, f"{counterpart}-approver", "GET",
+                "/v1/reveal-requests?status=pending",
+            )  # fmt: skip
+            console.print(f"{len(pending['items'])} request(s) waiting for {counterpart}")
+            decided = _call(
+                console, approver, f"{counterpart}-approver", "POST",
+                f"/v1/reveal-requests/{request['id']}/approve",
+                {"reason": "Purpose and case match the policy; the overlap is long."},
+            )  # fmt: skip
+        console.print(
+            f"request {decided['id']}: {decided['status']}, readable until "
+            f"{decided['disclosure_until']}"
+        )
+        console.print(Rule("12. linbo's investigator reads the disclosure"))
+        disclosure = _call(
+            console, investigator, f"{requester}-investigator", "GET",
+            f"/v1/reveal-requests/{request['id']}/disclosure",
+        )  # fmt: skip
+        console.print(_disclosure_table(disclosure))
+        console.print(f"[italic]{disclosure['notice']}[/]")
+        console.print(Rule("13. The investigation ends; linbo records the outcome"))
+        outcome = _call(
+            console, investigator, f"{requester}-investigator", "POST",
+            f"/v1/hits/{hit['id']}/outcome",
+            {
+                "outcome": "no_issue_explained",
+                "reason": "notice_period_move",
+                "note": "Moved out during the notice period; the old contract ends next month.",
+            },
+        )  # fmt: skip
+        console.print(
+            f"hit {outcome['hit_id']}: {outcome['outcome']} ({outcome['reason']}) "
+            f"recorded at {outcome['recorded_at']}"
+        )
+
+
+def _disclosure_table(disclosure: dict[str, Any]) -> Table:
+    records = disclosure["records"]
+    table = Table(title=f"Hit {disclosure['hit_id']}: the policy's fields, side by side")
+    table.add_column("field")
+    for record in records:
+        side = "own" if record["own"] else "counterpart"
+        table.add_column(f"{COMPANIES.get(record['company'], record['company'])} ({side})")
+    for field in disclosure["fields"]:
+        table.add_row(field, *[record["values"].get(field) or "" for record in records])
+    table.caption = f"readable until {disclosure['valid_until']}"
+    return table
 
 
 def _all_hits(url: str, token: str) -> list[dict[str, Any]]:
     hits: list[dict[str, Any]] = []
     cursor: str | None = None
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+    with _client(url, token) as client:
         while True:
             params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
             page = client.get("/v1/hits", params=params).raise_for_status().json()

@@ -16,10 +16,14 @@ from starlette.staticfiles import StaticFiles
 from matcher.settings import Settings, ensure_session_secret
 from matcher.web.account import router as account_router
 from matcher.web.admin import router as admin_router
+from matcher.web.admin_policies import router as policies_router
+from matcher.web.auditor import router as auditor_router
+from matcher.web.charts import bar_chart, daily_chart
 from matcher.web.data_officer import router as data_officer_router
 from matcher.web.i18n import environments
 from matcher.web.investigator import router as investigator_router
 from matcher.web.render import Pages, install_error_pages
+from matcher.web.reveal import router as reveal_router
 from matcher.web.session import LANGUAGES, SessionCodec, SessionMiddleware
 from matcher.web.timeline import timeline_svg
 
@@ -33,8 +37,18 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     envs = environments(LANGUAGES)
     for env in envs.values():
         env.globals["timeline_svg"] = timeline_svg
+        env.globals["bar_chart"] = bar_chart
+        env.globals["daily_chart"] = daily_chart
     app.state.web_pages = Pages(envs)
-    for router in (account_router, investigator_router, data_officer_router, admin_router):
+    for router in (
+        account_router,
+        investigator_router,
+        reveal_router,
+        data_officer_router,
+        admin_router,
+        policies_router,
+        auditor_router,
+    ):
         app.include_router(router)
     app.mount("/web/static", StaticFiles(directory=STATIC_DIR), name="web-static")
     app.add_middleware(

@@ -26,7 +26,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 _HOMES = {
     "admin": "/web/admin/users",
     "investigator": "/web/queue",
-    "approver": "/web/queue",
+    "approver": "/web/approvals",
     "data_officer": "/web/extracts",
     "auditor": "/web/home",
 }

@@ -1,22 +1,28 @@
 """Investigator pages: the review queue and a hit's page (approvers may read them too).
 
+The hit page also carries the "request reveal" form, the own company's requests for the hit,
+the outcome form and the outcome history; their POST handlers are in :mod:`matcher.web.reveal`.
+
 Both read only the signed-in person's own company's hits: another company's hit id in the URL
 is the same friendly 404 as an id that does not exist, so the page does not even confirm it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import Connection
 from starlette.responses import Response
 
 from matcher.errors import NotFound
+from matcher.service import reveal_flow as flow
 from matcher.service.deps import AppState, Principal, app_state, connection
+from matcher.store import reveal as store
 from matcher.store.hits import hit_for_company
-from matcher.store.tables import HIT_STATUSES
+from matcher.store.tables import HIT_STATUSES, OUTCOME_REASONS, OUTCOMES
 from matcher.web.csrf import verify_csrf
 from matcher.web.queue import (
     QueueFilter,
@@ -29,7 +35,7 @@ from matcher.web.render import render
 from matcher.web.session import signed_in
 from matcher.web.timeline import Period
 
-__all__ = ["AGES", "BANDS", "router"]
+__all__ = ["AGES", "BANDS", "hit_page_context", "router"]
 
 router = APIRouter(prefix="/web", include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -77,6 +83,53 @@ def queue(
     )
 
 
+def hit_page_context(
+    conn: Connection,
+    state: AppState,
+    principal: Principal,
+    hit_id: int,
+    *,
+    request_errors: Mapping[str, str] | None = None,
+    request_values: Mapping[str, Any] | None = None,
+    outcome_errors: Mapping[str, str] | None = None,
+    outcome_values: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Everything the hit page shows, also when a form on it comes back with errors."""
+    company = principal.own_company()
+    hit = hit_for_company(conn, hit_id, company)
+    policy = hit_policy(conn, hit_id, company)
+    if hit is None or policy is None:
+        raise NotFound(f"no hit {hit_id}")
+    description = rule_description(conn, state.settings, policy[0], policy[1], hit.rule)
+    own = own_contract_period(conn, state.blobs, hit_id, company)
+    # What the policy would reveal: read from the policy text, the same function the
+    # request itself is checked with (reveal_flow), so the form can not promise other fields.
+    form = flow.request_form(conn, hit_id, principal)
+    may_request = form.policy is not None and principal.role in form.policy.reveal.requesters
+    requests = [
+        r for r in store.requests_for_hits(conn, [hit_id]) if r.requester_company == company
+    ]
+    return {
+        "hit": hit,
+        "policy_id": policy[0],
+        "description": description,
+        "own_period": own,
+        "overlap": Period(hit.overlap_start, hit.overlap_end),
+        "today": date.today(),
+        "form": form,
+        "may_request": may_request,
+        "may_record_outcome": principal.role == "investigator",
+        "requests": requests,
+        "outcomes": [o for o in store.outcomes_for_hit(conn, hit_id) if o.company_id == company],
+        "outcome_choices": OUTCOMES,
+        "outcome_reasons": OUTCOME_REASONS,
+        "request_errors": request_errors or {},
+        "request_values": request_values or {"fields": list(form.fields)},
+        "outcome_errors": outcome_errors or {},
+        "outcome_values": outcome_values or {},
+    }
+
+
 @router.get("/hits/{hit_id}")
 def hit_page(
     request: Request,
@@ -85,22 +138,4 @@ def hit_page(
     conn: Conn,
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
-    company = principal.own_company()
-    hit = hit_for_company(conn, hit_id, company)
-    policy = hit_policy(conn, hit_id, company)
-    if hit is None or policy is None:
-        raise NotFound(f"no hit {hit_id}")
-    description = rule_description(conn, state.settings, policy[0], policy[1], hit.rule)
-    own = own_contract_period(conn, state.blobs, hit_id, company)
-    return render(
-        request,
-        "hit.html",
-        {
-            "hit": hit,
-            "policy_id": policy[0],
-            "description": description,
-            "own_period": own,
-            "overlap": Period(hit.overlap_start, hit.overlap_end),
-            "today": date.today(),
-        },
-    )
+    return render(request, "hit.html", hit_page_context(conn, state, principal, hit_id))

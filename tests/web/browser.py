@@ -36,6 +36,7 @@ class Site:
     tokens: dict[str, dict[str, str]]  # company -> role -> token
     hits: dict[str, list[dict[str, Any]]]  # company -> hits its investigator sees
     row_counts: dict[str, int]
+    auditor_token: str = ""
 
 
 def sign_in(page: Page, token: str) -> None:

@@ -50,7 +50,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             )
             assert response.status_code == 201, response.text
             tokens[cid] = {}
-            for role in ("data_officer", "investigator"):
+            for role in ("data_officer", "investigator", "approver"):
                 response = client.post(
                     "/v1/users",
                     json={"name": f"{cid}-{role}", "role": role, "company_id": cid},
@@ -71,7 +71,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         response = client.post("/v1/runs", json={"run_date": AS_OF}, headers=admin)
         assert response.status_code == 201, response.text
         hits = {cid: list(all_hits(client, t["investigator"])) for cid, t in tokens.items()}
-        yield Site(url, admin_token, tokens, hits, row_counts)
+        response = client.post(
+            "/v1/users", json={"name": "audit-office", "role": "auditor"}, headers=admin
+        )
+        assert response.status_code == 201, response.text
+        auditor = response.json()["token"]
+        yield Site(url, admin_token, tokens, hits, row_counts, auditor)
 
 
 @pytest.fixture(scope="session")

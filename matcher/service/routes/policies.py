@@ -17,13 +17,12 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from matcher.core.audit import Outcome
 from matcher.core.policy import PolicyError
+from matcher.service import policy_actions
 from matcher.service.deps import AppState, Principal, app_state, connection, record, require
 from matcher.service.problems import problem_response
-from matcher.store import audit
 from matcher.store.database import utcnow
-from matcher.store.policies import StoredPolicy, activate_policy, list_policies, retire_policy
+from matcher.store.policies import StoredPolicy, list_policies, retire_policy
 
 __all__ = ["router"]
 
@@ -84,31 +83,8 @@ def get_policies(principal: Reader, conn: Conn) -> list[PolicyOut]:
 
 
 def _activate(state: AppState, raw: bytes, principal: Principal) -> tuple[PolicyOut, bool]:
-    with state.engine.begin() as conn:
-        result = activate_policy(conn, raw, actor=principal.actor, now=utcnow())
-        if not result.changed:
-            record(
-                conn,
-                principal,
-                "policy.activate",
-                {"policy": result.policy.id, "version": result.policy.version},
-                reason="already_active",
-                policy=result.policy.ref,
-            )
-        return PolicyOut.of(result.policy), result.changed
-
-
-def _record_refusal(state: AppState, principal: Principal, error: PolicyError) -> None:
-    """A refused activation is logged too (nothing else is stored): who tried, and how many
-    problems the file had. The problems themselves are in the response, not the log."""
-    with state.engine.begin() as conn:
-        audit.append(
-            conn,
-            actor=principal.actor,
-            action="policy.activate",
-            outcome=Outcome("denied", f"{error.slug}: {len(error.problems)} problems"),
-            now=utcnow(),
-        )
+    result = policy_actions.activate(state, raw, principal)
+    return PolicyOut.of(result.policy), result.changed
 
 
 @router.post(
@@ -135,7 +111,7 @@ async def post_policy(
     try:
         out, changed = await run_in_threadpool(_activate, state, raw, principal)
     except PolicyError as exc:
-        await run_in_threadpool(_record_refusal, state, principal, exc)
+        await run_in_threadpool(policy_actions.record_refusal, state, principal, exc)
         problems: list[dict[str, Any]] = [
             {"path": p.path, "message": p.message, "line": p.line, "column": p.column}
             for p in exc.problems

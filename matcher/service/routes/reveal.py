@@ -8,8 +8,9 @@
     POST /v1/hits/{id}/outcome                    investigator of a company in the hit
     GET  /v1/subject-report?token=HEX             admin: what the matcher holds about one person
 
-The policy decides (:mod:`matcher.core.policy`), this module acts and writes every decision to
-the audit log in the request's own transaction. A refusal by the policy is *returned* as a 403
+The policy decides (:mod:`matcher.core.policy`), :mod:`matcher.service.reveal_flow` acts (for
+these routes and the web pages alike) and writes every decision to the audit log in the
+request's own transaction. A refusal by the policy is *returned* as a 403
 problem response, not raised, so the transaction commits: its audit entry must survive even
 though the action did not happen. Pending requests past their deadline are expired (and the
 expiry logged) whenever they are read. The router's lifespan runs retention
@@ -22,9 +23,9 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import polars as pl
 from fastapi import APIRouter, Depends, FastAPI, Query, Response, status
@@ -32,20 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection
 
 from matcher.contract import REF_COLUMN, token_column
-from matcher.core import policy as core_policy
-from matcher.core.audit import (
-    Actor,
-    AuditEntry,
-    InvalidAuditEntry,
-    Outcome,
-    PolicyRef,
-    format_time,
-)
-from matcher.core.policy import Allowed, Denied, Policy
-from matcher.crypto import SealedDataUnreadable
-from matcher.disclosure import LEAD_NOT_VERDICT, DisclosureUnavailable, RecordSource, disclose
-from matcher.errors import InvalidInput, MatcherError, NotFound
+from matcher.core.audit import Actor, Outcome
+from matcher.errors import InvalidInput
 from matcher.purge import run_purge
+from matcher.service import reveal_flow as flow
 from matcher.service.deps import AppState, Principal, app_state, connection, require
 from matcher.service.problems import problem_response
 from matcher.store import audit
@@ -53,7 +44,7 @@ from matcher.store import reveal as store
 from matcher.store.audit import system_actor
 from matcher.store.database import utc, utcnow
 from matcher.store.extracts import active_extracts
-from matcher.store.tables import OUTCOME_REASONS, OUTCOMES, REVEAL_REQUEST_STATUSES
+from matcher.store.tables import OUTCOME_REASONS, REVEAL_REQUEST_STATUSES
 
 __all__ = ["clock", "router"]
 
@@ -245,57 +236,9 @@ def _audit_actor(principal: Principal) -> Actor:
     return Actor(str(principal.user_id), principal.role, principal.company_id)
 
 
-def _policy_actor(principal: Principal) -> core_policy.Actor:
-    return core_policy.Actor(str(principal.user_id), principal.role, principal.company_id)
-
-
-def _ref(policy: Policy | None, fallback_id: str, fallback_digest: str) -> PolicyRef:
-    if policy is None:
-        return PolicyRef(fallback_id, fallback_digest)
-    return PolicyRef(policy.id, policy.digest)
-
-
-def _refusal(denied: Denied) -> Response:
-    return problem_response(
-        403, "reveal-denied", "Refused by the policy", denied.reason, {"code": denied.code}
-    )
-
-
-def _free_text_problem(principal: Principal, now: datetime, **texts: str) -> str | None:
-    """The name of the first text that the audit log would refuse as personal data, if any.
-
-    Purpose and case reference go into audit entries, which leave the company; checked before
-    anything is written, so the request is refused cleanly instead of failing at append.
-    """
-    for name, value in texts.items():
-        try:
-            AuditEntry(
-                seq=0,
-                time=format_time(now),
-                actor=_audit_actor(principal),
-                action="check",
-                outcome=Outcome("allowed"),
-                purpose=value,
-            )
-        except InvalidAuditEntry:
-            return name
-    return None
-
-
-def _expire(conn: Connection, now: datetime, request_ids: Sequence[str] | None) -> None:
-    """Expire due pending requests (all, or just these) and log each expiry."""
-    for expired in store.expire_due(conn, now, request_ids):
-        audit.append(
-            conn,
-            actor=system_actor(),
-            action="reveal.expire",
-            outcome=Outcome("allowed", "request_expired"),
-            now=now,
-            object_ids={"hit": str(expired.hit_id), "company": expired.requester_company},
-            policy=PolicyRef(expired.policy_id, expired.policy_digest),
-            fields=expired.fields,
-            request_id=expired.id,
-        )
+def _answer(refused: flow.Refused) -> Response:
+    extra = {"code": refused.code} if refused.slug == "reveal-denied" else None
+    return problem_response(refused.status, refused.slug, refused.title, refused.detail, extra)
 
 
 def _out(request: store.StoredRequest, principal: Principal, conn: Connection) -> RevealRequestOut:
@@ -329,33 +272,8 @@ def _out(request: store.StoredRequest, principal: Principal, conn: Connection) -
     )
 
 
-def _may_decide(policy: Policy | None, request: store.StoredRequest, who: Principal) -> bool:
-    """Whether ``who`` is someone the policy lets decide on ``request`` (for listing only; the
-    decision itself is evaluated in full by :func:`core_policy.evaluate_approval`)."""
-    if policy is None or who.role not in policy.reveal.approvers:
-        return False
-    if who.user_id == request.requester_id or who.company_id not in request.companies:
-        return False
-    side = policy.reveal.approval_side
-    if side == "own":
-        return who.company_id == request.requester_company
-    if side == "counterpart":
-        return who.company_id != request.requester_company
-    return True
-
-
-def _visible(conn: Connection, request_id: str, who: Principal) -> store.StoredRequest:
-    """The request if ``who`` filed it or works at a company of its hit; else 404 (whether it
-    exists is not told to others)."""
-    request = store.get_request(conn, request_id)
-    if request is None or (
-        request.requester_id != who.user_id and who.company_id not in request.companies
-    ):
-        raise NotFound(f"no reveal request {request_id}")
-    return request
-
-
 # --- requests --------------------------------------------------------------------------------
+# The actions live in :mod:`matcher.service.reveal_flow`, shared with the web pages.
 
 
 @router.post(
@@ -367,90 +285,19 @@ def post_reveal_request(
     hit_id: int, body: RevealRequestIn, who: Worker, conn: Conn, now: Now
 ) -> RevealRequestOut | Response:
     """File a reveal request for a hit of the own company (four-eyes: someone else approves)."""
-    company = who.own_company()
-    hit = store.hit_sides(conn, hit_id)
-    if hit is None or company not in hit.companies:
-        raise NotFound(f"no hit {hit_id}")
-    policy = store.policy_for(conn, hit.policy_id)
-    ref = _ref(policy, hit.policy_id, hit.policy_digest)
-    objects = {"hit": str(hit.id), "company": hit.other(company)}
-    bad_text = _free_text_problem(
-        who, now, purpose=body.purpose, case_reference=body.case_reference
-    )
-    if bad_text is not None:
-        detail = (
-            f"The {bad_text.replace('_', ' ')} looks like it contains personal data (an "
-            "identity number or e-mail address); the audit log must not hold any. Use the "
-            "case system's reference and a purpose without personal data."
-        )
-        audit.append(
-            conn,
-            actor=_audit_actor(who),
-            action="reveal.request",
-            outcome=Outcome("denied", "personal_data_in_text"),
-            now=now,
-            object_ids=objects,
-            policy=ref,
-        )
-        return problem_response(
-            422, "personal-data-in-request", "Personal data in the request", detail
-        )
-    decision = core_policy.evaluate_reveal_request(
-        policy,
-        rule_id=hit.rule_id,
-        requester_role=who.role,
-        requester_company=company,
-        hit_companies=hit.companies,
-        requested_fields=body.fields,
-        justification=body.justification,
+    result = flow.file_request(
+        conn,
+        who,
+        hit_id,
+        purpose=body.purpose,
         case_reference=body.case_reference,
+        justification=body.justification,
+        fields=body.fields,
         now=now,
     )
-    if isinstance(decision, Denied) or policy is None:
-        assert isinstance(decision, Denied)
-        audit.append(
-            conn,
-            actor=_audit_actor(who),
-            action="reveal.request",
-            outcome=Outcome("denied", decision.code),
-            now=now,
-            object_ids=objects,
-            policy=ref,
-            purpose=body.purpose,
-            case_reference=body.case_reference,
-            fields=tuple(body.fields or ()),
-        )
-        return _refusal(decision)
-    request = store.insert_request(
-        conn,
-        store.NewRequest(
-            hit=hit,
-            requester_id=who.user_id,
-            requester_company=company,
-            fields=decision.fields,
-            purpose=body.purpose,
-            case_reference=body.case_reference,
-            justification=body.justification,
-            policy_id=policy.id,
-            policy_digest=policy.digest,
-            created_at=now,
-            expires_at=now + policy.reveal.request_ttl,
-        ),
-    )
-    audit.append(
-        conn,
-        actor=_audit_actor(who),
-        action="reveal.request",
-        outcome=Outcome("allowed"),
-        now=now,
-        object_ids=objects,
-        policy=ref,
-        purpose=request.purpose,
-        case_reference=request.case_reference,
-        fields=request.fields,
-        request_id=request.id,
-    )
-    return _out(request, who, conn)
+    if isinstance(result, flow.Refused):
+        return _answer(result)
+    return _out(result, who, conn)
 
 
 @router.get("/reveal-requests")
@@ -463,138 +310,13 @@ def list_reveal_requests(
     """The caller's own requests; for approvers also the requests they may decide."""
     if status is not None and status not in REVEAL_REQUEST_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(REVEAL_REQUEST_STATUSES)}")
-    company = who.own_company()
-    candidates = {r.id: r for r in store.requests_of_requester(conn, who.user_id, None)}
-    policies: dict[str, Policy | None] = {}
-    for request in store.requests_of_companies(conn, company, None):
-        if request.policy_id not in policies:
-            policies[request.policy_id] = store.policy_for(conn, request.policy_id)
-        if _may_decide(policies[request.policy_id], request, who):
-            candidates[request.id] = request
-    _expire(conn, now, list(candidates))
-    items = [store.get_request(conn, request_id) for request_id in candidates]
-    shown = [r for r in items if r is not None and (status is None or r.status == status)]
-    shown.sort(key=lambda r: (r.created_at, r.id))
-    audit.append(
-        conn,
-        actor=_audit_actor(who),
-        action="reveal.list",
-        outcome=Outcome("allowed"),
-        now=now,
-        object_ids={"company": company, "count": str(len(shown))},
-    )
+    shown = flow.visible_requests(conn, who, status, now)
     return RevealRequestList(items=[_out(r, who, conn) for r in shown])
 
 
 @router.get("/reveal-requests/{request_id}")
 def get_reveal_request(request_id: str, who: Worker, conn: Conn, now: Now) -> RevealRequestOut:
-    _visible(conn, request_id, who)
-    _expire(conn, now, [request_id])
-    request = store.get_request(conn, request_id)
-    assert request is not None
-    audit.append(
-        conn,
-        actor=_audit_actor(who),
-        action="reveal.read",
-        outcome=Outcome("allowed"),
-        now=now,
-        object_ids={"hit": str(request.hit_id), "company": request.other(who.company_id)},
-        policy=PolicyRef(request.policy_id, request.policy_digest),
-        request_id=request.id,
-    )
-    return _out(request, who, conn)
-
-
-def _decide(
-    request_id: str,
-    decision_kind: Literal["approve", "deny"],
-    reason: str,
-    who: Principal,
-    conn: Connection,
-    now: datetime,
-) -> RevealRequestOut | Response:
-    store.lock_request(conn, request_id)
-    request = _visible(conn, request_id, who)
-    _expire(conn, now, [request_id])
-    current = store.get_request(conn, request_id)
-    assert current is not None
-    request = current
-    policy = store.policy_for(conn, request.policy_id)
-    action = f"reveal.{decision_kind}"
-    prior = store.decisions_for(conn, request.id)
-    verdict: Allowed | Denied
-    if request.status == "expired":
-        verdict = Denied(
-            "request_expired", "The request expired before it was decided; file a new request."
-        )
-    elif request.status != "pending":
-        verdict = Denied("request_not_pending", f"The request is {request.status} already.")
-    elif any(d.approver_id == who.user_id and d.binding == request.binding for d in prior):
-        # The policy counts approvals only; a denial is a decision too, and each person decides
-        # once on a version of a request.
-        verdict = Denied("already_approved", "This person has already decided on this request.")
-    else:
-        verdict = core_policy.evaluate_approval(
-            policy,
-            request=request.for_policy(),
-            approver=_policy_actor(who),
-            prior_approvals=[d.as_approval() for d in prior if d.decision == "approve"],
-            now=now,
-        )
-    entry: dict[str, Any] = {
-        "actor": _audit_actor(who),
-        "action": action,
-        "now": now,
-        "object_ids": {"hit": str(request.hit_id), "company": request.requester_company},
-        "policy": _ref(policy, request.policy_id, request.policy_digest),
-        "purpose": request.purpose,
-        "case_reference": request.case_reference,
-        "fields": request.fields,
-        "request_id": request.id,
-    }
-    if isinstance(verdict, Denied) or policy is None:
-        assert isinstance(verdict, Denied)
-        audit.append(conn, outcome=Outcome("denied", verdict.code), **entry)
-        return _refusal(verdict)
-    store.add_decision(
-        conn,
-        store.Decision(
-            request_id=request.id,
-            approver_id=who.user_id,
-            approver_role=who.role,
-            approver_company=who.company_id,
-            decision=decision_kind,
-            reason=reason,
-            binding=request.binding,
-            decided_at=now,
-        ),
-    )
-    if decision_kind == "deny":
-        store.complete_request(conn, request.id, "denied", now)
-    else:
-        # Complete once the approvals that count reach the policy's number: the same test the
-        # disclosure applies, so "approved" never shows for a request that can not be read.
-        counted = core_policy.evaluate_disclosure(
-            policy,
-            request=request.for_policy(),
-            approvals=[
-                d.as_approval()
-                for d in store.decisions_for(conn, request.id)
-                if d.decision == "approve"
-            ],
-            reader=core_policy.Actor(
-                str(request.requester_id), "investigator", request.requester_company
-            ),
-            now=now,
-        )
-        if isinstance(counted, Allowed):
-            store.complete_request(
-                conn, request.id, "approved", now, now + policy.reveal.disclosure_ttl
-            )
-    audit.append(conn, outcome=Outcome("allowed"), **entry)
-    updated = store.get_request(conn, request.id)
-    assert updated is not None
-    return _out(updated, who, conn)
+    return _out(flow.read_request(conn, who, request_id, now), who, conn)
 
 
 @router.post("/reveal-requests/{request_id}/approve", response_model=RevealRequestOut)
@@ -602,7 +324,8 @@ def approve(
     request_id: str, body: DecisionIn, who: Worker, conn: Conn, now: Now
 ) -> RevealRequestOut | Response:
     """Approve a pending request (not your own; once; from the side the policy names)."""
-    return _decide(request_id, "approve", body.reason, who, conn, now)
+    result = flow.decide(conn, who, request_id, "approve", body.reason, now)
+    return _answer(result) if isinstance(result, flow.Refused) else _out(result, who, conn)
 
 
 @router.post("/reveal-requests/{request_id}/deny", response_model=RevealRequestOut)
@@ -610,7 +333,8 @@ def deny(
     request_id: str, body: DecisionIn, who: Worker, conn: Conn, now: Now
 ) -> RevealRequestOut | Response:
     """Deny a pending request; it is closed and can not be approved any more."""
-    return _decide(request_id, "deny", body.reason, who, conn, now)
+    result = flow.decide(conn, who, request_id, "deny", body.reason, now)
+    return _answer(result) if isinstance(result, flow.Refused) else _out(result, who, conn)
 
 
 # --- disclosure ------------------------------------------------------------------------------
@@ -621,98 +345,35 @@ def get_disclosure(
     request_id: str, who: Worker, conn: Conn, state: State, now: Now
 ) -> DisclosureOut | Response:
     """Both records' allowed fields, to the requester only, while the disclosure is valid."""
-    store.lock_request(conn, request_id)
-    _visible(conn, request_id, who)
-    _expire(conn, now, [request_id])
-    request = store.get_request(conn, request_id)
-    assert request is not None
-    policy = store.policy_for(conn, request.policy_id)
-    ref = _ref(policy, request.policy_id, request.policy_digest)
-    entry: dict[str, Any] = {
-        "actor": _audit_actor(who),
-        "action": "disclosure.read",
-        "now": now,
-        "object_ids": {"hit": str(request.hit_id), "company": request.other(who.company_id)},
-        "policy": ref,
-        "purpose": request.purpose,
-        "case_reference": request.case_reference,
-        "request_id": request.id,
-    }
-    verdict: Allowed | Denied
-    if request.requester_id != who.user_id:
-        verdict = Denied("not_requester", "Only the person who requested the reveal may read it.")
-    elif request.status in ("denied", "expired", "pending"):
-        verdict = Denied(
-            "not_approved", f"The request is {request.status}; nothing may be revealed."
-        )
-    else:
-        approvals = [
-            d.as_approval()
-            for d in store.decisions_for(conn, request.id)
-            if d.decision == "approve"
-        ]
-        verdict = core_policy.evaluate_disclosure(
-            policy,
-            request=request.for_policy(),
-            approvals=approvals,
-            reader=_policy_actor(who),
-            now=now,
-        )
-    if isinstance(verdict, Denied):
-        audit.append(conn, outcome=Outcome("denied", verdict.code), **entry)
-        return _refusal(verdict)
-    hit = store.hit_sides(conn, request.hit_id)
-    if hit is None:  # retention removed the hit; requests go with it, so this is a race
-        raise NotFound(f"no reveal request {request_id}")
-    own_first = sorted(
-        [
-            (hit.company_a, hit.ref_a, hit.extract_a),
-            (hit.company_b, hit.ref_b, hit.extract_b),
-        ],
-        key=lambda side: side[0] != request.requester_company,
+    result = flow.read_disclosure(
+        conn,
+        who,
+        request_id,
+        blobs=state.blobs,
+        reveal_private_key_path=state.settings.reveal_private_key_path,
+        now=now,
     )
-    sources = []
-    for company, record_ref, extract_id in own_first:
-        key = store.extract_key(conn, extract_id)
-        assert key is not None  # hits reference extracts by foreign key
-        sources.append(
-            RecordSource(
-                company_id=company,
-                extract_id=extract_id,
-                ref=record_ref,
-                blob_path=state.blobs.path_for(key.blob_key),
-                wrapped_data_key=key.wrapped_data_key,
-            )
-        )
-    try:
-        records = disclose(sources, verdict.fields, state.settings.reveal_private_key_path)
-    except (DisclosureUnavailable, SealedDataUnreadable) as exc:
-        audit.append(conn, outcome=Outcome("denied", exc.slug), fields=verdict.fields, **entry)
-        return _problem(exc)
-    audit.append(conn, outcome=Outcome("allowed"), fields=verdict.fields, **entry)
-    store.record_read(conn, request.id, who.user_id, verdict.fields, now)
+    if isinstance(result, flow.Refused):
+        return _answer(result)
+    request = result.request
     return DisclosureOut(
         request_id=request.id,
         hit_id=request.hit_id,
         rule=request.rule_id,
-        policy_id=ref.id,
-        policy_digest=ref.digest,
-        fields=list(verdict.fields),
+        policy_id=result.policy.id,
+        policy_digest=result.policy.digest,
+        fields=list(result.fields),
         records=[
             DisclosedRecordOut(
                 company=r.company_id,
                 own=r.company_id == request.requester_company,
                 values=dict(r.values),
             )
-            for r in records
+            for r in result.records
         ],
         valid_until=request.disclosure_until,
-        notice=LEAD_NOT_VERDICT,
+        notice=result.notice,
     )
-
-
-def _problem(exc: MatcherError) -> Response:
-    return problem_response(exc.status, exc.slug, exc.title, str(exc))
 
 
 # --- outcomes --------------------------------------------------------------------------------
@@ -726,32 +387,8 @@ def post_outcome(
 ) -> OutcomeOut:
     """Record how the own company's investigation of a hit ended. A hit is a lead, not a
     verdict: the outcome records what the investigation found, the hit itself proves nothing."""
-    company = who.own_company()
-    hit = store.hit_sides(conn, hit_id)
-    if hit is None or company not in hit.companies:
-        raise NotFound(f"no hit {hit_id}")
-    assert body.outcome in OUTCOMES
-    recorded = store.add_outcome(
-        conn,
-        hit_id=hit.id,
-        company_id=company,
-        outcome=body.outcome,
-        reason=body.reason,
-        note=body.note,
-        recorded_by=who.user_id,
-        now=now,
-    )
-    objects = {"hit": str(hit.id), "company": hit.other(company), "outcome": body.outcome}
-    if body.reason is not None:
-        objects["outcome_reason"] = body.reason
-    audit.append(
-        conn,
-        actor=_audit_actor(who),
-        action="hit.outcome",
-        outcome=Outcome("allowed"),
-        now=now,
-        object_ids=objects,
-        policy=PolicyRef(hit.policy_id, hit.policy_digest),
+    recorded = flow.record_outcome(
+        conn, who, hit_id, outcome=body.outcome, reason=body.reason, note=body.note, now=now
     )
     return OutcomeOut(
         hit_id=recorded.hit_id,
