@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -298,3 +299,65 @@ def test_an_unexpected_error_shows_a_page_without_details(tmp_path: Path) -> Non
     assert "secret detail" not in page.text
     assert "Traceback" not in page.text
     assert "<h1>" in page.text
+
+
+class _FormAudit(HTMLParser):
+    """Collects form controls, label targets and headings of one page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.labelled: set[str] = set()
+        self.h1 = 0
+        self._in_label = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "label":
+            self._in_label += 1
+            if found.get("for"):
+                self.labelled.add(str(found["for"]))
+        elif tag == "h1":
+            self.h1 += 1
+        elif tag in ("input", "select", "textarea"):
+            kind = found.get("type") or ""
+            if kind not in ("hidden", "submit", "button"):
+                self.controls.append({**found, "_wrapped": "yes" if self._in_label else None})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self._in_label -= 1
+
+
+@pytest.mark.parametrize(
+    ("role", "path"),
+    [
+        ("investigator", "/web/queue"),
+        ("investigator", "/web/hits/{hit}"),
+        ("investigator", "/web/requests"),
+        ("admin", "/web/admin/users"),
+        ("admin", "/web/admin/companies"),
+        ("admin", "/web/admin/runs"),
+        ("admin", "/web/admin/policies"),
+        ("officer", "/web/extracts"),
+    ],
+)
+@pytest.mark.parametrize("language", ["en", "sv"])
+def test_every_control_has_a_label_and_every_page_one_main_heading(
+    seeded: Seeded, role: str, path: str, language: str
+) -> None:
+    token = {
+        "investigator": seeded.investigators["alfa"],
+        "admin": seeded.admin,
+        "officer": seeded.officers["alfa"],
+    }[role]
+    client = _signed_in(seeded.client, token)
+    page = client.get(path.format(hit=seeded.hit_ids[0]), headers={"Accept-Language": language})
+    assert page.status_code == 200
+    audit = _FormAudit()
+    audit.feed(page.text)
+    assert audit.h1 == 1
+    assert audit.controls, "the page has form controls to check"
+    for control in audit.controls:
+        named = control.get("aria-label") or control.get("_wrapped")
+        assert named or control.get("id") in audit.labelled, f"unlabelled control {control}"
