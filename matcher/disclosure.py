@@ -1,7 +1,7 @@
 """The disclosure edge: read the allowed fields of a hit's two records out of the stored extracts.
 
 This is the only place that opens sealed fields. It runs after the policy allowed a disclosure
-(:func:`matcher.core.policy.evaluate_disclosure`) and is handed exactly the allowed field set:
+(:func:`matcher.core.decisions.evaluate_disclosure`) and is handed exactly the allowed field set:
 per record it scans the extract's ``records.parquet`` for the one ``ref`` (only that row and the
 columns it needs), unwraps the extract's data key with the reveal private key file, and opens
 only the allowed ``sealed_*`` columns. Fields the matcher holds in plain columns

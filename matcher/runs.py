@@ -1,7 +1,7 @@
 """The run executor: one matching run over the active extract of every company.
 
 ``start_run`` reads the active policy from the store (``matcher policies activate``), asks the
-pure :func:`matcher.core.policy.evaluate_run` whether it may run today, scans the stored blobs
+pure :func:`matcher.core.decisions.evaluate_run` whether it may run today, scans the stored blobs
 lazily (never the ``sealed_*`` columns), calls the engine and merges its hits into the store,
 recording counts per rule and band. The start (allowed or refused) and the end of every run are
 audit entries, written in the transactions that record the run. The engine function is a
@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 import policies
 from matcher.contract import SEALED_PREFIX
 from matcher.core.audit import Actor, Outcome, PolicyRef
-from matcher.core.policy import Denied, evaluate_run
+from matcher.core.decisions import Denied, evaluate_run
 from matcher.core.rules import RuleError, RuleSet, policy_digest, rules_from_policy
 from matcher.errors import NoActivePolicy, RunFailed
 from matcher.settings import Settings

@@ -1,7 +1,7 @@
 """The reveal workflow's actions, shared by the API (``/v1``) and the web pages (``/web``).
 
 Each function takes the caller's connection (one transaction), the signed-in principal and the
-time of the decision; it asks the policy (:mod:`matcher.core.policy`), changes the store
+time of the decision; it asks the policy (:mod:`matcher.core.decisions`), changes the store
 (:mod:`matcher.store.reveal`) and writes the audit entry in that same transaction. So an action
 leaves the same entries whichever door it came through. A refusal by the policy is *returned*
 as :class:`Refused`, not raised, so the caller commits: its audit entry must survive although
@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
-from matcher.core import policy as core_policy
+from matcher.core import decisions
 from matcher.core.audit import (
     Actor,
     AuditEntry,
@@ -28,7 +28,8 @@ from matcher.core.audit import (
     PolicyRef,
     format_time,
 )
-from matcher.core.policy import Allowed, Denied, Policy
+from matcher.core.decisions import Allowed, Denied
+from matcher.core.policy import Policy
 from matcher.crypto import SealedDataUnreadable
 from matcher.disclosure import (
     LEAD_NOT_VERDICT,
@@ -102,8 +103,8 @@ def _audit_actor(principal: Principal) -> Actor:
     return Actor(str(principal.user_id), principal.role, principal.company_id)
 
 
-def _policy_actor(principal: Principal) -> core_policy.Actor:
-    return core_policy.Actor(str(principal.user_id), principal.role, principal.company_id)
+def _policy_actor(principal: Principal) -> decisions.Actor:
+    return decisions.Actor(str(principal.user_id), principal.role, principal.company_id)
 
 
 def _ref(policy: Policy | None, fallback_id: str, fallback_digest: str) -> PolicyRef:
@@ -155,7 +156,7 @@ def expire(conn: Connection, now: datetime, request_ids: Sequence[str] | None) -
 
 def may_decide(policy: Policy | None, request: store.StoredRequest, who: Principal) -> bool:
     """Whether ``who`` is someone the policy lets decide on ``request`` (for listing only; the
-    decision itself is evaluated in full by :func:`core_policy.evaluate_approval`)."""
+    decision itself is evaluated in full by :func:`decisions.evaluate_approval`)."""
     if policy is None or who.role not in policy.reveal.approvers:
         return False
     if who.user_id == request.requester_id or who.company_id not in request.companies:
@@ -244,7 +245,7 @@ def file_request(
         return Refused(
             422, "personal-data-in-request", "Personal data in the request", detail, bad_text
         )
-    decision = core_policy.evaluate_reveal_request(
+    decision = decisions.evaluate_reveal_request(
         policy,
         rule_id=hit.rule_id,
         requester_role=who.role,
@@ -380,7 +381,7 @@ def decide(
         # once on a version of a request.
         verdict = Denied("already_approved", "This person has already decided on this request.")
     else:
-        verdict = core_policy.evaluate_approval(
+        verdict = decisions.evaluate_approval(
             policy,
             request=request.for_policy(),
             approver=_policy_actor(who),
@@ -420,7 +421,7 @@ def decide(
     else:
         # Complete once the approvals that count reach the policy's number: the same test the
         # disclosure applies, so "approved" never shows for a request that can not be read.
-        counted = core_policy.evaluate_disclosure(
+        counted = decisions.evaluate_disclosure(
             policy,
             request=request.for_policy(),
             approvals=[
@@ -428,7 +429,7 @@ def decide(
                 for d in store.decisions_for(conn, request.id)
                 if d.decision == "approve"
             ],
-            reader=core_policy.Actor(
+            reader=decisions.Actor(
                 str(request.requester_id), "investigator", request.requester_company
             ),
             now=now,
@@ -486,7 +487,7 @@ def read_disclosure(
             for d in store.decisions_for(conn, request.id)
             if d.decision == "approve"
         ]
-        verdict = core_policy.evaluate_disclosure(
+        verdict = decisions.evaluate_disclosure(
             policy,
             request=request.for_policy(),
             approvals=approvals,

@@ -1,6 +1,6 @@
 """Reveal requests, approvals, disclosure reads and hit outcomes in the database.
 
-Repositories only: what may happen is decided by :mod:`matcher.core.policy`, what happened is
+Repositories only: what may happen is decided by :mod:`matcher.core.decisions`, what happened is
 written to the audit log by the caller in the same transaction. Requests are locked with
 :func:`lock_request` before a decision, so two approvers clicking at once can not both complete
 a request, and an approval can not race its expiry.
@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, or_, select, update
 
-from matcher.core.policy import Approval, Policy, RevealRequest, request_binding
+from matcher.core.decisions import Approval, RevealRequest, request_binding
+from matcher.core.policy import Policy
 from matcher.errors import NoActivePolicy
 from matcher.store.database import utc
 from matcher.store.policies import active_policy, list_policies

@@ -8,7 +8,7 @@
     POST /v1/hits/{id}/outcome                    investigator of a company in the hit
     GET  /v1/subject-report?token=HEX             admin: what the matcher holds about one person
 
-The policy decides (:mod:`matcher.core.policy`), :mod:`matcher.service.reveal_flow` acts (for
+The policy decides (:mod:`matcher.core.decisions`), :mod:`matcher.service.reveal_flow` acts (for
 these routes and the web pages alike) and writes every decision to the audit log in the
 request's own transaction. A refusal by the policy is *returned* as a 403
 problem response, not raised, so the transaction commits: its audit entry must survive even
