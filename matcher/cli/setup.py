@@ -217,6 +217,7 @@ def _db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
     import uvicorn  # imported late: only this command needs the server
 
+    from matcher.service.accesslog import log_config
     from matcher.service.app import create_app
 
     settings = open_settings(args.data_dir)
@@ -230,6 +231,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        log_config=log_config(),
         # Do not tell every scanner which server and version answers.
         server_header=False,
     )

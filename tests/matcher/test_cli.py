@@ -483,6 +483,14 @@ def test_serve_answers_health_probes_and_logs_no_tokens(matcher: Matcher, tmp_pa
             assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
             users = httpx.get(f"{base}/v1/users", headers=auth(matcher.admin_token), timeout=5)
             assert users.status_code == 200
+            # A subject report's query holds a person's token: the access log keeps the path.
+            report = httpx.get(
+                f"{base}/v1/subject-report",
+                params={"token": "ab" * 32},
+                headers=auth(matcher.admin_token),
+                timeout=5,
+            )
+            assert report.status_code == 200
         finally:
             server.terminate()
             try:
@@ -492,4 +500,6 @@ def test_serve_answers_health_probes_and_logs_no_tokens(matcher: Matcher, tmp_pa
                 server.wait()
     logged = log.read_text()
     assert "GET /healthz" in logged
+    assert "GET /v1/subject-report HTTP/1.1" in logged
     assert matcher.admin_token not in logged
+    assert "ab" * 32 not in logged
