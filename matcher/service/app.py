@@ -9,7 +9,7 @@ the problem+json handler (:func:`matcher.service.deps.record_denied`).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -83,6 +83,17 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.matcher = state
+
+    @app.middleware("http")
+    async def no_store(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Every API answer is one person's view (hits, disclosures, the log): no shared or
+        # browser cache may keep a copy.
+        response = await call_next(request)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
     install_problem_handlers(app)
     _log_denied_attempts(app, state)
     for router in (

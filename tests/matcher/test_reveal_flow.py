@@ -66,6 +66,7 @@ def test_full_flow_reveals_exactly_the_policy_fields_of_both_records(rw: RevealW
     rw.clock.advance(hours=1)
     disclosure = rw.disclosure(request["id"])
     assert disclosure.status_code == 200, disclosure.text
+    assert disclosure.headers["cache-control"] == "no-store"  # no cache keeps the fields
     body = disclosure.json()
     assert body["fields"] == list(RULE_FIELDS)
     assert "lead, not a verdict" in body["notice"]
