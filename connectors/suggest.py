@@ -31,6 +31,7 @@ __all__ = [
     "ColumnSuggestion",
     "MappingSuggestion",
     "field_for_name",
+    "header_row_in",
     "suggest_mapping",
 ]
 
@@ -189,6 +190,20 @@ def field_for_name(name: str) -> str | None:
         return None
     best = max(scores, key=lambda f: scores[f])
     return best if scores[best] >= _MAPPED else None
+
+
+def header_row_in(sample: RawExtract) -> int | None:
+    """The 1-based row of the sample's preview that looks most like a header, when it is not
+    the row the sample was read with: title rows above the header are common in XLSX exports.
+
+    A row qualifies when at least three of its cells name canonical fields.
+    """
+    best, best_count = None, 2
+    for number, row in enumerate(sample.preview, start=1):
+        count = sum(field_for_name(cell) is not None for cell in row if cell and cell.strip())
+        if count > best_count:
+            best, best_count = number, count
+    return best if best is not None and best != sample.detected.header_row else None
 
 
 def suggest_mapping(sample: RawExtract) -> MappingSuggestion:

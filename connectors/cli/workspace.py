@@ -15,7 +15,7 @@ from connectors.errors import ExportError, ProfileError
 from connectors.extract import SourceOptions, read_sample
 from connectors.pipeline import resolve_refs
 from connectors.profile import render_profile
-from connectors.suggest import MappingSuggestion, suggest_mapping
+from connectors.suggest import MappingSuggestion, header_row_in, suggest_mapping
 from matcher.contract import pem_fingerprint
 
 __all__ = ["register"]
@@ -91,7 +91,16 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
             raise ExportError(f"sample export {args.sample} not found")
         sample = read_sample(args.sample, source)
         suggestion = suggest_mapping(sample)
-        source = SourceOptions(sheet=sample.detected.sheet or args.sheet)
+        header_row = header_row_in(sample) if suggestion.missing_required else None
+        if header_row is not None:
+            # Title rows above the header: read the sample again from the header's row.
+            source = SourceOptions(sheet=args.sheet, header_row=header_row)
+            sample = read_sample(args.sample, source)
+            suggestion = suggest_mapping(sample)
+            ctx.say(f"The header of {args.sample} is on row {header_row}; the profile says so.")
+        source = SourceOptions(
+            sheet=sample.detected.sheet or args.sheet, header_row=sample.detected.header_row
+        )
 
     fingerprint = None
     if args.reveal_key is not None:
@@ -162,7 +171,7 @@ def _show_suggestion(ctx: Context, suggestion: MappingSuggestion) -> None:
         ctx.out.print(
             "[bold red]Required fields without a column:[/] "
             + ", ".join(suggestion.missing_required)
-            + " - map them in [mapping] before running."
+            + r" - map them in \[mapping] before running."
         )
     if suggestion.checks:
         ctx.out.print("What to check:", markup=False)

@@ -299,3 +299,21 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["pseudonymise"])
     assert exit_info.value.code == 2
+
+
+def test_init_finds_a_header_below_title_rows_and_the_profile_works(
+    tmp_path: Path, keys: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = tmp_path / "ws"
+    code = main(["init", str(ws), "--company", "norrhem", "--matching-key",
+                 str(keys["matching"]), "--sample", str(DATA / "bad_header_row3.xlsx"),
+                 "--reveal-key", str(keys["reveal"])])  # fmt: skip
+    assert code == 0
+    assert "is on row 3" in capsys.readouterr().out
+    profile = ws / "connector.toml"
+    assert "header_row = 3" in profile.read_text(encoding="utf-8")
+    out = tmp_path / "pkg"
+    assert _pseudonymise(profile, DATA / "bad_header_row3.xlsx", out) == 0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["rows_accepted"] > 0
+    assert min(p["row"] for p in report["problems"]) >= 4 if report["problems"] else True
