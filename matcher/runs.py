@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tomllib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ import policies
 from matcher.contract import SEALED_PREFIX
 from matcher.core.audit import Actor, Outcome, PolicyRef
 from matcher.core.decisions import Denied, evaluate_run
+from matcher.core.policy import Policy
 from matcher.core.rules import RuleError, RuleSet, policy_digest, rules_from_policy
 from matcher.errors import NoActivePolicy, RunFailed
 from matcher.settings import Settings
@@ -42,7 +43,7 @@ __all__ = [
     "FindHits",
     "RunSummary",
     "active_policy_path",
-    "active_rules",
+    "active_run_policy",
     "execute_run",
     "load_rules",
     "start_run",
@@ -134,10 +135,13 @@ def execute_run(
     find: FindHits | None = None,
     *,
     actor: Actor | None = None,
+    participants: Sequence[str] = ("*",),
 ) -> RunSummary:
     """Run the engine over the active extracts and store the outcome.
 
-    ``actor`` is who the audit entries name (default: the system account ``started_by``)."""
+    ``actor`` is who the audit entries name (default: the system account ``started_by``).
+    Only the extracts of the policy's ``participants`` are matched (``"*"``: every company):
+    a company the policy does not name is never compared under it."""
     who = actor or audit.system_actor(started_by)
     ref = PolicyRef(rules.policy_id, rules.policy_digest)
     if find is None:
@@ -148,7 +152,9 @@ def execute_run(
     with engine.begin() as conn:
         # Read in the same transaction that records the run: the run names exactly the
         # extracts it matched, even if an upload supersedes one a moment later.
-        inputs = active_extracts(conn)
+        inputs = [
+            e for e in active_extracts(conn) if "*" in participants or e.company_id in participants
+        ]
         extract_ids = {e.company_id: e.id for e in inputs}
         create_run(
             conn,
@@ -229,11 +235,11 @@ def _finished(conn: Connection, who: Actor, run_id: str, ref: PolicyRef, status:
     )
 
 
-def active_rules(
+def active_run_policy(
     engine: Engine, run_date: date, who: Actor, policy_id: str | None = None
-) -> RuleSet:
-    """The rules of the active policy if it may run on ``run_date``; otherwise an audit entry
-    for the refused start (in its own transaction: nothing else is stored) and
+) -> Policy:
+    """The active policy if it may run on ``run_date``; otherwise an audit entry for the
+    refused start (in its own transaction: nothing else is stored) and
     :class:`NoActivePolicy`."""
     with engine.begin() as conn:
         try:
@@ -244,7 +250,7 @@ def active_rules(
         else:
             decision = evaluate_run(stored.policy, run_date=run_date)
             if not isinstance(decision, Denied):
-                return stored.policy.rules
+                return stored.policy
             ref = stored.ref
             refused = NoActivePolicy(
                 f"the active policy {stored.id} version {stored.version} can not run on "
@@ -285,9 +291,16 @@ def start_run(
             raw = active_policy_path(settings, policy_path).read_bytes()
             with database.begin() as conn:
                 activate_policy(conn, raw, actor=who, now=utcnow())
-        rules = active_rules(database, run_date, who)
+        policy = active_run_policy(database, run_date, who)
         return execute_run(
-            database, BlobStore(settings.blob_dir), rules, run_date, started_by, find, actor=who
+            database,
+            BlobStore(settings.blob_dir),
+            policy.rules,
+            run_date,
+            started_by,
+            find,
+            actor=who,
+            participants=policy.participants,
         )
     finally:
         if own_engine:

@@ -286,3 +286,25 @@ def test_failed_engine_marks_the_run_failed(
     shown = client.get(f"/v1/runs/{run_id}", headers=auth(w.admin_token)).json()
     assert shown["status"] == "failed"
     assert "boom" not in shown["error"] and "ValueError" in shown["error"]
+
+
+def test_a_run_matches_only_the_policys_participants(
+    client: TestClient, world: Callable[..., World], engine: Engine
+) -> None:
+    w = world()
+    upload_all(client, w, {"a": [], "b": [], "c": []})
+    seen: list[set[str]] = []
+
+    def find(frames, rules, run_date):  # type: ignore[no-untyped-def]
+        seen.append(set(frames))
+        return fake_engine([])(frames, rules, run_date)
+
+    blobs = BlobStore(w.settings.blob_dir)
+    rules = load_rules(SHIPPED_POLICY)
+    run = execute_run(
+        engine, blobs, rules, date(2026, 3, 1), "admin", find, participants=("a", "b")
+    )
+    assert seen == [{"a", "b"}]  # c's extract is never read under a policy that does not name c
+    assert set(run.extract_ids) == {"a", "b"}
+    execute_run(engine, blobs, rules, date(2026, 3, 1), "admin", find)
+    assert seen[-1] == {"a", "b", "c"}
