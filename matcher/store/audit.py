@@ -39,7 +39,7 @@ from matcher.core.audit import (
     tree_root,
 )
 from matcher.errors import ConfigError, InvalidInput
-from matcher.store.database import utcnow
+from matcher.store.database import MAX_ROW_ID, utcnow
 from matcher.store.tables import audit_checkpoints, audit_entries, audit_nodes
 
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ def decode_cursor(cursor: str | None) -> int:
         after = json.loads(base64.urlsafe_b64decode(padded))["after"]
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise InvalidInput("the cursor is not one this API returned; start without one") from None
-    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ROW_ID:
         raise InvalidInput("the cursor is not one this API returned; start without one")
     return after
 

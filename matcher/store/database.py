@@ -7,9 +7,10 @@ Migrations are Alembic scripts in ``migrations/``, run programmatically: no alem
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from alembic import command
 from alembic.config import Config
@@ -18,10 +19,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from matcher.errors import InvalidInput
+
 if TYPE_CHECKING:
     from matcher.settings import Settings
 
 __all__ = [
+    "MAX_ROW_ID",
     "MIGRATIONS_DIR",
     "create_database_engine",
     "current_revision",
@@ -35,6 +39,11 @@ __all__ = [
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+# Row ids and log sequence numbers are 64-bit signed (BIGINT; SQLite's INTEGER): a larger
+# number names no row, and the drivers refuse to bind it (OverflowError, out of range), so the
+# API rejects it as input before it reaches a query.
+MAX_ROW_ID: Final = 2**63 - 1
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -45,13 +54,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _refuse_nul(
+    _conn: Any,
+    _cursor: Any,
+    _statement: str,
+    parameters: Any,
+    _context: Any,
+    executemany: bool,
+) -> None:
+    """No text the matcher stores or looks up holds U+0000, and PostgreSQL text can not: the
+    driver would fail (a 500 for a NUL in a path, query or body). Refused as invalid input
+    before it is bound, alike on both backends."""
+    rows: Sequence[Any] = parameters if executemany else (parameters,)
+    for row in rows:
+        values = row.values() if isinstance(row, Mapping) else (row or ())
+        if any(isinstance(value, str) and "\x00" in value for value in values):
+            raise InvalidInput("text may not contain the character U+0000 (NUL)")
+
+
 def create_database_engine(database_url: str) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
 
 
 def _alembic_config() -> Config:

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
@@ -108,10 +109,22 @@ class _PackageStream:
         )
 
     def feed(self, chunk: bytes) -> None:
-        self._parser.write(chunk)
+        try:
+            self._parser.write(chunk)
+        except ParseError:
+            # A body that is not multipart (bad part headers, boundaries) is the client's
+            # error: 400 malformed-upload, not an unhandled exception (500). The parser's
+            # message quotes bytes of the body, so it is not passed on.
+            raise MalformedUpload(
+                "the body is not valid multipart/form-data; send the parts 'manifest' "
+                "(manifest.json) and 'records' (records.parquet)"
+            ) from None
 
     def close(self) -> None:
-        self._parser.finalize()
+        try:
+            self._parser.finalize()
+        except ParseError:  # python-multipart announces that finalize will check the end
+            raise MalformedUpload("the multipart body ends in the middle of a part") from None
 
     def discard(self) -> None:
         if self.records is not None:

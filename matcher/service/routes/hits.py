@@ -13,20 +13,23 @@ import json
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from matcher.errors import InvalidInput, NotFound
 from matcher.service.deps import Principal, connection, record, require
+from matcher.store.database import MAX_ROW_ID
 from matcher.store.hits import CompanyHit, hit_for_company, hits_for_company
 
-__all__ = ["router"]
+__all__ = ["HitId", "router"]
 
 router = APIRouter(prefix="/v1", tags=["hits"])
 
 Reader = Annotated[Principal, Depends(require("investigator", "approver"))]
 Conn = Annotated[Connection, Depends(connection)]
+# A hit id is a row id: outside 1..MAX_ROW_ID it names no hit (422, before any query).
+HitId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 class HitOut(BaseModel):
@@ -69,7 +72,7 @@ def _after(cursor: str | None) -> int:
         after = json.loads(base64.urlsafe_b64decode(padded))["after"]
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise InvalidInput("the cursor is not one this API returned; start without one") from None
-    if not isinstance(after, int) or after < 0:
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ROW_ID:
         raise InvalidInput("the cursor is not one this API returned; start without one")
     return after
 
@@ -104,7 +107,7 @@ def get_hits(
 
 
 @router.get("/hits/{hit_id}")
-def get_hit(hit_id: int, principal: Reader, conn: Conn) -> HitOut:
+def get_hit(hit_id: HitId, principal: Reader, conn: Conn) -> HitOut:
     company = principal.own_company()
     hit = hit_for_company(conn, hit_id, company)
     if hit is None:

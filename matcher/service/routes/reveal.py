@@ -39,6 +39,7 @@ from matcher.purge import run_purge
 from matcher.service import reveal_flow as flow
 from matcher.service.deps import AppState, Principal, app_state, connection, require
 from matcher.service.problems import problem_response
+from matcher.service.routes.hits import HitId
 from matcher.store import audit
 from matcher.store import reveal as store
 from matcher.store.audit import system_actor
@@ -282,7 +283,7 @@ def _out(request: store.StoredRequest, principal: Principal, conn: Connection) -
     response_model=RevealRequestOut,
 )
 def post_reveal_request(
-    hit_id: int, body: RevealRequestIn, who: Worker, conn: Conn, now: Now
+    hit_id: HitId, body: RevealRequestIn, who: Worker, conn: Conn, now: Now
 ) -> RevealRequestOut | Response:
     """File a reveal request for a hit of the own company (four-eyes: someone else approves)."""
     result = flow.file_request(
@@ -383,7 +384,7 @@ def get_disclosure(
     "/hits/{hit_id}/outcome", status_code=status.HTTP_201_CREATED, response_model=OutcomeOut
 )
 def post_outcome(
-    hit_id: int, body: OutcomeIn, who: Investigator, conn: Conn, now: Now
+    hit_id: HitId, body: OutcomeIn, who: Investigator, conn: Conn, now: Now
 ) -> OutcomeOut:
     """Record how the own company's investigation of a hit ended. A hit is a lead, not a
     verdict: the outcome records what the investigation found, the hit itself proves nothing."""
