@@ -15,9 +15,6 @@ look like personal identity numbers or e-mail addresses.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,8 +35,9 @@ from matcher.core.audit import (
     sign_checkpoint,
     tree_root,
 )
-from matcher.errors import ConfigError, InvalidInput
-from matcher.store.database import MAX_ROW_ID, utcnow
+from matcher.errors import ConfigError
+from matcher.store.cursors import decode_cursor, encode_cursor
+from matcher.store.database import utcnow
 from matcher.store.tables import audit_checkpoints, audit_entries, audit_nodes
 
 if TYPE_CHECKING:
@@ -51,8 +49,6 @@ __all__ = [
     "EntryPage",
     "StoredNodes",
     "append",
-    "decode_cursor",
-    "encode_cursor",
     "entries",
     "entry_bytes",
     "latest_checkpoint",
@@ -205,25 +201,6 @@ class EntryPage:
     next_cursor: str | None
 
 
-def encode_cursor(after_seq: int) -> str:
-    raw = json.dumps({"after": after_seq}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int:
-    """The seq after which the next page starts (-1: from the start)."""
-    if not cursor:
-        return -1
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        after = json.loads(base64.urlsafe_b64decode(padded))["after"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise InvalidInput("the cursor is not one this API returned; start without one") from None
-    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ROW_ID:
-        raise InvalidInput("the cursor is not one this API returned; start without one")
-    return after
-
-
 def entries(
     conn: Connection,
     filters: EntryFilter | None = None,
@@ -234,7 +211,7 @@ def entries(
     """One page of entries in seq order, matching ``filters``."""
     f = filters or EntryFilter()
     query = select(audit_entries.c.seq, audit_entries.c.entry).where(
-        audit_entries.c.seq > decode_cursor(cursor)
+        audit_entries.c.seq > decode_cursor(cursor, start=-1)
     )
     if f.time_from is not None:
         query = query.where(audit_entries.c.time >= f.time_from)

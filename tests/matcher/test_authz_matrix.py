@@ -25,6 +25,7 @@ from sqlalchemy import Engine, select
 
 from matcher.runs import SHIPPED_POLICY
 from matcher.store import audit
+from matcher.store.cursors import encode_cursor
 from matcher.store.tables import extracts, runs, users
 from tests.matcher.factories import World, auth, public_pem
 from tests.matcher.reveal_kit import RevealWorld, build_reveal_world
@@ -206,7 +207,7 @@ def _check(row: Row, client: TestClient, engine: Engine, objects: Objects) -> st
     if response.status_code != row.expected:
         return f"{row.id}: status {response.status_code}, expected {row.expected}"
     with engine.connect() as conn:
-        entries = audit.entries(conn, cursor=audit.encode_cursor(before - 1), limit=1000).items
+        entries = audit.entries(conn, cursor=encode_cursor(before - 1), limit=1000).items
     result = "allowed" if row.expected < 400 else "denied"
     if not any(e.actor.id == caller and e.outcome.result == result for e in entries):
         return f"{row.id}: no {result} audit entry by {caller}"

@@ -7,9 +7,6 @@ entry; asking for another company's hit is a 404 and a denied entry.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -17,8 +14,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from matcher.errors import InvalidInput, NotFound
+from matcher.errors import NotFound
 from matcher.service.deps import Principal, connection, record, require
+from matcher.store.cursors import decode_cursor, encode_cursor
 from matcher.store.database import MAX_ROW_ID
 from matcher.store.hits import CompanyHit, hit_for_company, hits_for_company
 
@@ -60,23 +58,6 @@ class HitPage(BaseModel):
     next_cursor: str | None
 
 
-def _cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
-
-
-def _after(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        after = json.loads(base64.urlsafe_b64decode(padded))["after"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise InvalidInput("the cursor is not one this API returned; start without one") from None
-    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ROW_ID:
-        raise InvalidInput("the cursor is not one this API returned; start without one")
-    return after
-
-
 @router.get("/hits")
 def get_hits(
     principal: Reader,
@@ -94,7 +75,7 @@ def get_hits(
         status=status,
         rule=rule,
         band=band,
-        after_id=_after(cursor),
+        after_id=decode_cursor(cursor, start=0),
         limit=limit + 1,
     )
     more = len(items) > limit
@@ -102,7 +83,7 @@ def get_hits(
     record(conn, principal, "hit.list", {"company": company})
     return HitPage(
         items=[HitOut.of(h) for h in items],
-        next_cursor=_cursor(items[-1].id) if more else None,
+        next_cursor=encode_cursor(items[-1].id) if more else None,
     )
 
 
