@@ -129,7 +129,7 @@ class _Frozen(BaseModel):
 
 
 class BloomFilterSpec(_Frozen):
-    """How one keyed Bloom filter column is built (documented in connectors/pseudonymise.py)."""
+    """How one keyed Bloom filter column is built (see connectors/pseudonymise/bloom.py)."""
 
     name: str  # column filter_<name>
     fields: tuple[str, ...]  # canonical fields whose q-grams go in

@@ -253,7 +253,7 @@ def verify_note_signature(text: str, key_name: str, public_pem: bytes, blob: byt
 
 
 # --- Reveal: unwrap an extract's data key, open sealed fields (issue 4) ---------------------
-# Mirrors connectors/pseudonymise.py (wrap_data_key, seal): HPKE base mode, HKDF-SHA256,
+# Mirrors connectors/pseudonymise/keys.py (wrap_data_key, seal): HPKE base mode, HKDF-SHA256,
 # AES-256-GCM, info = contract.hpke_info(company, extract); a sealed value is nonce (12) ||
 # ciphertext || tag (16) with associated data contract.sealed_associated_data(extract, ref, field).
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import hmac
+import pickle
 import stat
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -17,6 +19,8 @@ import pytest
 from connectors import pseudonymise as ps
 from connectors.errors import KeyFileError, PackageError, SealError
 from connectors.package import expected_schema
+from connectors.pseudonymise.keys import Hmac, _associated_prefix, _nonce
+from connectors.pseudonymise.pool import encode_in_worker, macs_in_worker
 from connectors.record import NORMALISED_COLUMNS
 from matcher.contract import (
     SEALED_FIELDS,
@@ -84,7 +88,7 @@ def make_rows() -> Callable[..., pl.DataFrame]:
 
 def test_hmac_fast_path_equals_stdlib_hmac() -> None:
     # RFC 4231 test case 2, then longer keys and messages against hmac.digest.
-    mac = ps._Hmac(b"Jefe")
+    mac = Hmac(b"Jefe")
     assert mac.digest(b"what do ya want for nothing?").hex() == (
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     )
@@ -93,7 +97,7 @@ def test_hmac_fast_path_equals_stdlib_hmac() -> None:
         key = rng.bytes(size)
         messages = [rng.bytes(int(n)) for n in rng.integers(0, 200, 20)]
         expected = [hmac.digest(key, m, "sha256") for m in messages]
-        assert ps._Hmac(key).many(messages) == expected
+        assert Hmac(key).many(messages) == expected
 
 
 def test_known_answers_pin_epoch_token_ref_block_and_digest(encoder: ps.Encoder) -> None:
@@ -243,7 +247,7 @@ def test_reveal_kem_of_refuses_other_keys() -> None:
 
 def test_sealed_value_opens_only_with_right_key_and_context() -> None:
     key = ps.new_data_key()
-    nonce = ps._nonce(7, "first_name")
+    nonce = _nonce(7, "first_name")
     blob = ps.seal(key, EXTRACT, "ab" * 16, "first_name", "Åsa", nonce)
     assert ps.open_sealed(key, EXTRACT, "ab" * 16, "first_name", blob) == "Åsa"
     assert b"\xc3\x85sa" not in blob  # the UTF-8 of "Åsa" is not readable inside
@@ -262,7 +266,7 @@ def test_sealed_value_opens_only_with_right_key_and_context() -> None:
 
 def test_associated_data_is_the_contracts() -> None:
     for field in SEALED_FIELDS:
-        built = ps._associated_prefix(EXTRACT, "0f" * 16) + field.encode() + b'"]'
+        built = _associated_prefix(EXTRACT, "0f" * 16) + field.encode() + b'"]'
         assert built == sealed_associated_data(EXTRACT, "0f" * 16, field)
 
 
@@ -438,3 +442,31 @@ def test_repeated_values_share_a_token_and_missing_ones_stay_null(
     assert out["token_phone"][1] is None
     assert out["sealed_email"][1] is None
     assert out["sealed_email"].drop_nulls().bin.size().min() == 12 + len("a@example.se") + 16
+
+
+# ------------------------------------------------------------------------- package layout
+
+
+def test_only_the_pseudonymise_package_imports_cryptography() -> None:
+    # STYLE item 5: all connector-side cryptography lives in connectors/pseudonymise/.
+    root = Path(ps.__file__).parent.parent
+    importers = set()
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module or ""]
+            else:
+                continue
+            if any(m == "cryptography" or m.startswith("cryptography.") for m in modules):
+                importers.add(path.relative_to(root).as_posix())
+    assert importers  # the check would pass vacuously if the walk found nothing
+    assert {p for p in importers if not p.startswith("pseudonymise/")} == set()
+
+
+def test_worker_functions_pickle_by_their_module_path() -> None:
+    # Spawned workers import a task's function by module and name; both must resolve.
+    for function in (encode_in_worker, macs_in_worker):
+        assert function.__module__ == "connectors.pseudonymise.pool"
+        assert pickle.loads(pickle.dumps(function)) is function
