@@ -20,11 +20,14 @@ from matcher.store.database import utc
 from matcher.store.tables import hits
 
 __all__ = [
+    "VISIBLE_COLUMNS",
     "CompanyHit",
     "FoundHit",
     "UpsertResult",
+    "company_hit",
     "hit_for_company",
     "hits_for_company",
+    "involving",
     "upsert_hits",
 ]
 
@@ -174,7 +177,8 @@ def upsert_hits(
     return UpsertResult(len(inserts), len(updates), reopened, resolved)
 
 
-def _company_hit(row: Any, company_id: str) -> CompanyHit:
+def company_hit(row: Any, company_id: str) -> CompanyHit:
+    """A hit row as ``company_id``'s investigators see it (the row must be one of theirs)."""
     own_is_a = row.company_a == company_id
     return CompanyHit(
         id=row.id,
@@ -193,7 +197,12 @@ def _company_hit(row: Any, company_id: str) -> CompanyHit:
 
 
 # Never the score: it stays in the database for quality reports only.
-_VISIBLE = [c for c in hits.c if c.name != "score"]
+VISIBLE_COLUMNS = [c for c in hits.c if c.name != "score"]
+
+
+def involving(company_id: str) -> Any:
+    """The condition "this hit involves ``company_id``": the data layer's object check."""
+    return or_(hits.c.company_a == company_id, hits.c.company_b == company_id)
 
 
 def hits_for_company(
@@ -208,8 +217,8 @@ def hits_for_company(
 ) -> list[CompanyHit]:
     """Hits involving ``company_id``, oldest first, ids after ``after_id``."""
     query = (
-        select(*_VISIBLE)
-        .where(or_(hits.c.company_a == company_id, hits.c.company_b == company_id))
+        select(*VISIBLE_COLUMNS)
+        .where(involving(company_id))
         .where(hits.c.id > after_id)
         .order_by(hits.c.id)
         .limit(limit)
@@ -220,7 +229,7 @@ def hits_for_company(
         query = query.where(hits.c.rule_id == rule)
     if band is not None:
         query = query.where(hits.c.band == band)
-    return _annotated(conn, [_company_hit(r, company_id) for r in conn.execute(query)], company_id)
+    return _annotated(conn, [company_hit(r, company_id) for r in conn.execute(query)], company_id)
 
 
 def _annotated(conn: Connection, found: list[CompanyHit], company_id: str) -> list[CompanyHit]:
@@ -242,8 +251,6 @@ def _annotated(conn: Connection, found: list[CompanyHit], company_id: str) -> li
 
 
 def hit_for_company(conn: Connection, hit_id: int, company_id: str) -> CompanyHit | None:
-    query = select(*_VISIBLE).where(
-        hits.c.id == hit_id, or_(hits.c.company_a == company_id, hits.c.company_b == company_id)
-    )
+    query = select(*VISIBLE_COLUMNS).where(hits.c.id == hit_id, involving(company_id))
     row = conn.execute(query).first()
-    return None if row is None else _annotated(conn, [_company_hit(row, company_id)], company_id)[0]
+    return None if row is None else _annotated(conn, [company_hit(row, company_id)], company_id)[0]

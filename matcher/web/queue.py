@@ -12,16 +12,14 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, func, select
 
 from matcher.core.rules import policy_digest
 from matcher.settings import Settings
 from matcher.store.blobs import BlobStore
-from matcher.store.database import utc
-from matcher.store.hits import CompanyHit
+from matcher.store.hits import VISIBLE_COLUMNS, CompanyHit, company_hit, involving
 from matcher.store.tables import extracts, hits, policies
 from matcher.web.timeline import Period
 
@@ -57,32 +55,10 @@ class QueuePage:
     rules: tuple[str, ...]  # every rule with a hit of the company, for the filter's choices
 
 
-def _mine(company_id: str) -> Any:
-    return or_(hits.c.company_a == company_id, hits.c.company_b == company_id)
-
-
-def _company_hit(row: Any, company_id: str) -> CompanyHit:
-    own_is_a = row.company_a == company_id
-    return CompanyHit(
-        id=row.id,
-        rule=row.rule_id,
-        band=row.band,
-        status=row.status,
-        own_company=company_id,
-        own_ref=row.ref_a if own_is_a else row.ref_b,
-        counterpart_company=row.company_b if own_is_a else row.company_a,
-        overlap_start=row.overlap_start,
-        overlap_end=row.overlap_end,
-        overlap_days=row.overlap_days,
-        first_seen=utc(row.first_seen),
-        last_seen=utc(row.last_seen),
-    )
-
-
 def review_queue(
     conn: Connection, company_id: str, wanted: QueueFilter, now: datetime, page: int = 1
 ) -> QueuePage:
-    conditions = [_mine(company_id)]
+    conditions = [involving(company_id)]
     if wanted.status:
         conditions.append(hits.c.status == wanted.status)
     if wanted.rule:
@@ -95,10 +71,8 @@ def review_queue(
     total = conn.execute(select(func.count()).select_from(hits).where(where)).scalar_one()
     pages = max(1, -(-total // PER_PAGE))
     page = min(max(page, 1), pages)
-    # Never the score column: it is not for investigators' eyes.
-    visible = [c for c in hits.c if c.name != "score"]
     rows = conn.execute(
-        select(*visible)
+        select(*VISIBLE_COLUMNS)
         .where(where)
         .order_by(hits.c.first_seen, hits.c.id)
         .limit(PER_PAGE)
@@ -117,10 +91,10 @@ def review_queue(
         )
     }
     rules = conn.execute(
-        select(hits.c.rule_id).where(_mine(company_id)).distinct().order_by(hits.c.rule_id)
+        select(hits.c.rule_id).where(involving(company_id)).distinct().order_by(hits.c.rule_id)
     ).scalars()
     return QueuePage(
-        items=tuple(_company_hit(r, company_id) for r in rows),
+        items=tuple(company_hit(r, company_id) for r in rows),
         total=total,
         page=page,
         pages=pages,
@@ -137,7 +111,7 @@ def own_contract_period(
     row = conn.execute(
         select(
             hits.c.company_a, hits.c.ref_a, hits.c.extract_a, hits.c.ref_b, hits.c.extract_b
-        ).where(hits.c.id == hit_id, _mine(company_id))
+        ).where(hits.c.id == hit_id, involving(company_id))
     ).first()
     if row is None:
         return None
@@ -169,7 +143,9 @@ def own_contract_period(
 def hit_policy(conn: Connection, hit_id: int, company_id: str) -> tuple[str, str] | None:
     """The policy id and digest the hit was found under (None: not the company's hit)."""
     row = conn.execute(
-        select(hits.c.policy_id, hits.c.policy_digest).where(hits.c.id == hit_id, _mine(company_id))
+        select(hits.c.policy_id, hits.c.policy_digest).where(
+            hits.c.id == hit_id, involving(company_id)
+        )
     ).first()
     return None if row is None else (row.policy_id, row.policy_digest)
 
