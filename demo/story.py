@@ -14,7 +14,7 @@ import json
 import shlex
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from demo.server import serving
 from matcher.cli.main import main as matcher_main
 from matcher.runs import SHIPPED_POLICY
 
-__all__ = ["main"]
+__all__ = ["all_hits", "main"]
 
 AS_OF = "2026-11-01"
 COMPANIES = {"linbo": "Linbo Bostäder", "norrhem": "Norrhem", "motabo": "Motabo"}
@@ -189,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         queues: dict[str, list[dict[str, Any]]] = {}
         for company, token in investigators.items():
             console.print(f"\n[bold cyan]$ GET {url}/v1/hits  (as {company}-investigator)[/]")
-            hits = _all_hits(url, token)
+            with httpx.Client(base_url=url) as client:
+                hits = list(all_hits(client, token))
             queues[company] = hits
             console.print(_hits_table(company, hits))
             if company == "linbo" and hits:
@@ -335,17 +336,17 @@ def _disclosure_table(disclosure: dict[str, Any]) -> Table:
     return table
 
 
-def _all_hits(url: str, token: str) -> list[dict[str, Any]]:
-    hits: list[dict[str, Any]] = []
+def all_hits(client: httpx.Client, token: str) -> Iterator[dict[str, Any]]:
+    """Every hit the token's holder may see, following the cursor (also used by the tests)."""
     cursor: str | None = None
-    with _client(url, token) as client:
-        while True:
-            params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-            page = client.get("/v1/hits", params=params).raise_for_status().json()
-            hits.extend(page["items"])
-            cursor = page["next_cursor"]
-            if not cursor:
-                return hits
+    while True:
+        params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        headers = {"Authorization": f"Bearer {token}"}
+        page = client.get("/v1/hits", params=params, headers=headers).raise_for_status().json()
+        yield from page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return
 
 
 if __name__ == "__main__":

@@ -5,12 +5,10 @@ on what investigators then see. Used in-process (TestClient) and over loopback (
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import polars as pl
 
 from connectors.cli.main import main as connector
@@ -77,22 +75,6 @@ def prepare_companies(
         )
         prepared.append(Company(item.company_id, item.export, workspace, package))
     return synthetic, prepared
-
-
-def all_hits(client: httpx.Client, token: str) -> Iterator[dict[str, Any]]:
-    """Every hit the token's holder may see, following the cursor."""
-    cursor: str | None = None
-    while True:
-        params: dict[str, Any] = {"limit": 100}
-        if cursor:
-            params["cursor"] = cursor
-        response = client.get("/v1/hits", params=params, headers=bearer(token))
-        assert response.status_code == 200, response.text
-        page = response.json()
-        yield from page["items"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return
 
 
 def bearer(token: str) -> dict[str, str]:

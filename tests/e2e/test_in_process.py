@@ -11,10 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from connectors.upload import upload_package
+from demo.story import all_hits
 from matcher.runs import SHIPPED_POLICY
 from matcher.service import create_app
 from matcher.settings import init_data_dir
-from tests.e2e.story import AS_OF, all_hits, bearer, planted, prepare_companies, record_pairs
+from tests.e2e.story import AS_OF, bearer, planted, prepare_companies, record_pairs
 
 HIDDEN_KEYS = {"score", "counterpart_ref", "ref_a", "ref_b", "company_a", "company_b"}
 

@@ -16,9 +16,10 @@ import pytest
 
 from connectors.cli.main import main as connector
 from demo.server import serving
+from demo.story import all_hits
 from matcher.cli.main import main as matcher
 from matcher.runs import SHIPPED_POLICY
-from tests.e2e.story import AS_OF, all_hits, planted, prepare_companies, record_pairs
+from tests.e2e.story import AS_OF, planted, prepare_companies, record_pairs
 
 
 def _json(*argv: str) -> dict[str, str]:
