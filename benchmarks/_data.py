@@ -2,7 +2,7 @@
 
 Built with numpy from small Swedish name and street lists with a Zipf-like frequency skew, so
 the per-distinct-value caches of the encoder see realistic vocabularies. Not a register
-generator (connectors.synthetic is): these rows skip reading and normalising.
+generator (synthetic.registers is): these rows skip reading and normalising.
 """
 
 from __future__ import annotations

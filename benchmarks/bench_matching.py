@@ -20,9 +20,9 @@ import polars as pl
 import pytest
 
 from benchmarks._matching_data import make_extracts
-from matcher.core.rules import RuleSet, policy_digest, rules_from_policy
-from matcher.core.similarity import dice_pairs, filter_matrix, filter_words
-from matcher.engine import find_hits
+from matcher.core.matching.find import find_hits
+from matcher.core.matching.rules import RuleSet, policy_digest, rules_from_policy
+from matcher.core.matching.similarity import dice_pairs, filter_matrix, filter_words
 
 RUN = date(2026, 3, 1)
 

@@ -23,7 +23,7 @@ import pytest
 from benchmarks._rss import Measured, run_measured
 from connectors import pseudonymise
 from connectors.cli.main import main as connector
-from connectors.synthetic import generate
+from synthetic.registers import generate
 
 __all__: list[str] = []
 

@@ -26,10 +26,10 @@ import pytest
 
 from benchmarks._rss import run_measured
 from connectors.cli.main import main as connector
-from connectors.synthetic import generate
 from connectors.upload import upload_package
 from demo.server import serving
 from matcher.cli.main import main as matcher
+from synthetic.registers import generate
 
 RECORDS = int(os.environ.get("CROSSCHECK_BENCH_RECORDS", "1000000"))
 AS_OF = "2026-11-01"

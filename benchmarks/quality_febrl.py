@@ -9,7 +9,8 @@ housing companies would meet them: each set is written as a UTF-8 CSV register e
 92 days (true pairs pass the overlap rule; so does every non-pair, which is the hard case). The
 exports go through the real connector (``connector init --sample``, the profile edits a data
 officer would make, ``connector pseudonymise``) under a seeded matching key, and the packages
-through :func:`matcher.engine.find_hits` under the shipped ``policies/concurrent-tenancy.toml``.
+through :func:`matcher.core.matching.find_hits` under the shipped
+``policies/concurrent-tenancy.toml``.
 
 A hit of either lane is a true pair when its two record ids share the FEBRL number. Precision,
 recall and F1 are pair counts, threshold only (no one-to-one assignment); recall's denominator is
@@ -44,8 +45,8 @@ import polars as pl
 
 from connectors import pseudonymise
 from connectors.cli import main as connector_cli
-from matcher.core.rules import FuzzyRule, RuleSet, policy_digest, rules_from_policy
-from matcher.engine import find_hits
+from matcher.core.matching.find import find_hits
+from matcher.core.matching.rules import FuzzyRule, RuleSet, policy_digest, rules_from_policy
 
 __all__ = [
     "AS_OF",

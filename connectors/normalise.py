@@ -34,7 +34,7 @@ from connectors.record import (
     REQUIRED_FIELDS,
     ROW_COLUMN,
 )
-from matcher.contract import CONTRACT_TYPES, TENANT_ROLES
+from contract import CONTRACT_TYPES, TENANT_ROLES
 
 __all__ = [
     "CONTRACT_TYPE_SYNONYMS",

@@ -32,7 +32,7 @@ from connectors.pseudonymise import (
     sign_manifest,
     verify_manifest,
 )
-from matcher.contract import (
+from contract import (
     BLOCK_PREFIX,
     CONTRACT_COLUMNS,
     CONTRACT_TYPES,

@@ -27,7 +27,7 @@ from connectors.normalise import normalise
 from connectors.package import write_package
 from connectors.profile import Profile, apply_mapping
 from connectors.report import Report, build_report, check_report_stem, write_report
-from matcher.contract import Manifest
+from contract import Manifest
 
 __all__ = [
     "DEFAULT_MAX_ERROR_RATE",
@@ -267,7 +267,7 @@ def _workers() -> int:
 
 
 def _check_reveal_pin(profile: Profile, reveal_pem: bytes) -> None:
-    from matcher.contract import pem_fingerprint
+    from contract import pem_fingerprint
 
     if profile.reveal_key_fingerprint is None:
         return

@@ -45,7 +45,7 @@ from connectors.record import (
     REQUIRED_FIELDS,
     ROW_COLUMN,
 )
-from matcher.contract import CONTRACT_TYPES, TENANT_ROLES
+from contract import CONTRACT_TYPES, TENANT_ROLES
 
 if TYPE_CHECKING:
     from connectors.normalise import NormaliseOptions
@@ -84,7 +84,7 @@ _SECTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "constants": CANONICAL_FIELDS,
     "values": ("contract_type", "tenant_role"),
 }
-_COMPANY_ID: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # as matcher.contract.Manifest
+_COMPANY_ID: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # as contract.Manifest
 _FINGERPRINT: Final = re.compile(r"^[0-9a-f]{32}$")
 # Fields that identify a row or a person: the same value on every row would be nonsense.
 _NEVER_CONSTANT: Final = ("record_id", "national_id")

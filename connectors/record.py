@@ -102,8 +102,8 @@ NORMALISED_COLUMNS: Final = {
     "contract_id": "String",
     "contract_start": "Date",
     "contract_end": "Date",
-    "contract_type": "String",  # matcher.contract.CONTRACT_TYPES
-    "tenant_role": "String",  # matcher.contract.TENANT_ROLES or null
+    "contract_type": "String",  # contract.CONTRACT_TYPES
+    "tenant_role": "String",  # contract.TENANT_ROLES or null
     "sublet_approved": "Boolean",
     "phone": "String",  # E.164
     "email": "String",  # trimmed, lower-cased

@@ -21,7 +21,7 @@ import httpx
 
 from connectors.errors import PackageError, UploadError
 from connectors.package import read_manifest
-from matcher.contract import MANIFEST_FILE, RECORDS_FILE
+from contract import MANIFEST_FILE, RECORDS_FILE
 
 __all__ = [
     "TOKEN_VARIABLE",

@@ -28,6 +28,7 @@ from connectors.cli.main import main as connector_main
 from demo.server import serving
 from matcher.cli.main import main as matcher_main
 from matcher.runs import SHIPPED_POLICY
+from synthetic.cli import main as synth_main
 
 __all__ = ["all_hits", "main"]
 
@@ -64,6 +65,9 @@ class Narrator:
 
     def matcher(self, *words: object) -> None:
         self.run("matcher", matcher_main, *words)
+
+    def synth(self, *words: object) -> None:
+        self.run("crosscheck-synth", synth_main, *words)
 
 
 def _secret(path: Path, text: str) -> None:
@@ -108,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = root / "matcher-data"
 
     console.print(Rule("1. Three housing companies' register exports (synthetic)"))
-    say.connector(
-        "synth", "--out", registers, "--companies", len(COMPANIES), "--records", args.records,
+    say.synth(
+        "--out", registers, "--companies", len(COMPANIES), "--records", args.records,
         "--seed", "7",
     )  # fmt: skip
     exports = {"linbo": "linbo.csv", "norrhem": "norrhem.xlsx", "motabo": "motabo.csv"}

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from matcher.contract import canonical_json
+from contract import canonical_json
 from matcher.core.audit import (
     AuditEntry,
     Checkpoint,

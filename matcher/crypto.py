@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from matcher.contract import (
+from contract import (
     Manifest,
     RevealKem,
     hpke_info,
@@ -102,7 +102,7 @@ def _pem_public(key: x25519.X25519PublicKey | mlkem.MLKEM768PublicKey) -> bytes:
 
 def generate_reveal_key_pair(kem: RevealKem = "X25519") -> RevealKeyPair:
     """A new reveal key pair. The hybrid file holds the ML-KEM-768 block, then the X25519 one,
-    the order :func:`matcher.contract.pem_fingerprint` and the connector expect."""
+    the order :func:`contract.pem_fingerprint` and the connector expect."""
     classic = x25519.X25519PrivateKey.generate()
     if kem == "X25519":
         return RevealKeyPair(kem, _pem_private(classic), _pem_public(classic.public_key()))

@@ -5,7 +5,7 @@ This is the only place that opens sealed fields. It runs after the policy allowe
 per record it scans the extract's ``records.parquet`` for the one ``ref`` (only that row and the
 columns it needs), unwraps the extract's data key with the reveal private key file, and opens
 only the allowed ``sealed_*`` columns. Fields the matcher holds in plain columns
-(:data:`~matcher.contract.PLAIN_REVEALABLE_FIELDS`) are read from there.
+(:data:`~contract.PLAIN_REVEALABLE_FIELDS`) are read from there.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from uuid import UUID
 
 import polars as pl
 
-from matcher.contract import PLAIN_REVEALABLE_FIELDS, REF_COLUMN, SEALED_FIELDS, sealed_column
+from contract import PLAIN_REVEALABLE_FIELDS, REF_COLUMN, SEALED_FIELDS, sealed_column
 from matcher.crypto import open_sealed, unwrap_data_key
 from matcher.errors import ConfigError, MatcherError
 

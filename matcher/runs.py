@@ -6,7 +6,7 @@ lazily (never the ``sealed_*`` columns), calls the engine and merges its hits in
 recording counts per rule and band. The start (allowed or refused) and the end of every run are
 audit entries, written in the transactions that record the run. The engine function is a
 parameter, so tests and benchmarks can pass their own; the default is
-:func:`matcher.engine.find_hits`.
+:func:`matcher.core.matching.find.find_hits`.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import polars as pl
 from sqlalchemy import Connection, Engine
 
 import policies
-from matcher.contract import SEALED_PREFIX
+from contract import SEALED_PREFIX
 from matcher.core.audit import Actor, Outcome, PolicyRef
 from matcher.core.decisions import Denied, evaluate_run
+from matcher.core.matching.rules import RuleError, RuleSet, policy_digest, rules_from_policy
 from matcher.core.policy import Policy
-from matcher.core.rules import RuleError, RuleSet, policy_digest, rules_from_policy
 from matcher.errors import NoActivePolicy, RunFailed
 from matcher.settings import Settings
 from matcher.store import audit
@@ -145,7 +145,7 @@ def execute_run(
     who = actor or audit.system_actor(started_by)
     ref = PolicyRef(rules.policy_id, rules.policy_digest)
     if find is None:
-        from matcher.engine import find_hits  # imported late: polars plans are heavy
+        from matcher.core.matching.find import find_hits  # imported late: polars plans are heavy
 
         find = find_hits
     run_id = str(uuid.uuid4())

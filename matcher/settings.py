@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from matcher.contract import RevealKem
+from contract import RevealKem
 from matcher.core.audit import Outcome
 from matcher.crypto import generate_log_key, generate_reveal_key_pair, write_private_key_file
 from matcher.errors import ConfigError

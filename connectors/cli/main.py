@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from connectors.cli import extract, keys, synth, token, upload, workspace
+from connectors.cli import extract, keys, token, upload, workspace
 from connectors.cli._common import Context
 from connectors.errors import ConnectorError
 
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="no progress bars or tables (for scripts)"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (keys, workspace, extract, upload, synth, token):
+    for group in (keys, workspace, extract, upload, token):
         group.register(commands)
     return parser
 

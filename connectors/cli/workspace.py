@@ -16,7 +16,7 @@ from connectors.extract import SourceOptions, read_sample
 from connectors.pipeline import resolve_refs
 from connectors.profile import render_profile
 from connectors.suggest import MappingSuggestion, header_row_in, suggest_mapping
-from matcher.contract import pem_fingerprint
+from contract import pem_fingerprint
 
 __all__ = ["register"]
 

@@ -4,7 +4,7 @@ This package is the only place on the connector side that imports ``cryptography
 outside ``connectors/pseudonymise/`` may (a test parses every connector module to check). It
 holds the keys (matching key, company-local key, Ed25519 signing key, the matcher's HPKE reveal
 key), the per-extract data key, and the :class:`Encoder` that turns normalised tenancy rows into
-the columns of ``records.parquet`` (see :mod:`matcher.contract`). A sealed value or wrapped key
+the columns of ``records.parquet`` (see :mod:`contract`). A sealed value or wrapped key
 that does not open raises the one opaque :class:`~connectors.errors.SealError`. Callers use the
 names re-exported here; the submodules split it by concept:
 
@@ -65,7 +65,7 @@ Bloom filters (CLK-style, field level)
        ranking of candidate pairs equals the Hamming ranking of the base filters; unrelated
        values score about 0.5-0.6 instead of about 0.1, which the matcher's thresholds use.
     Stored lengths are twice the base: 1024, 256 and 1024 bits (``length_bits`` in
-    :class:`~matcher.contract.BloomFilterSpec`). Bits are packed big-endian (bit i of the filter
+    :class:`~contract.BloomFilterSpec`). Bits are packed big-endian (bit i of the filter
     is bit ``7 - i % 8`` of byte ``i // 8``), as anonlink does. A filter is null when every
     input field is null or empty, so two records without names never compare as equal.
 
@@ -77,8 +77,8 @@ Blocking keys (keyed HMAC, truncated; null when an input is missing)
                            month or day of the birth date (a personnummer typo).
 
 Sealed fields
-    ``sealed_<field>`` for every :data:`~matcher.contract.SEALED_FIELDS`: AES-256-GCM
-    under the extract's data key, associated data :func:`~matcher.contract.sealed_associated_data`,
+    ``sealed_<field>`` for every :data:`~contract.SEALED_FIELDS`: AES-256-GCM
+    under the extract's data key, associated data :func:`~contract.sealed_associated_data`,
     nonce = absolute row index (8 bytes, big-endian) || field index (4 bytes). A nonce never
     repeats under one data key because the data key is fresh per extract and (row, field) is
     unique in it; chunks encoded in parallel take their absolute first row.

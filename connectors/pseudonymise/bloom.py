@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from connectors.pseudonymise.keys import Hmac, hkdf
-from matcher.contract import (
+from contract import (
     BloomFilterSpec,
 )
 

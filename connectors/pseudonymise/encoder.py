@@ -3,7 +3,7 @@
 Refs, tokens, blocking keys, Bloom filters and sealed columns for one extract, serially or in
 chunks across an :class:`~connectors.pseudonymise.pool.EncodingPool`. Subkeys, the blocking-key
 material and the column order are documented in the package docstring
-(:mod:`connectors.pseudonymise`) and :mod:`matcher.contract`.
+(:mod:`connectors.pseudonymise`) and :mod:`contract`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from connectors.pseudonymise.pool import (
     macs_in_worker,
     start_encoding_pool,
 )
-from matcher.contract import (
+from contract import (
     BLOCK_PREFIX,
     CONTRACT_COLUMNS,
     FILTER_PREFIX,

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from connectors.errors import KeyFileError, PackageError, SealError
-from matcher.contract import (
+from contract import (
     SEALED_FIELDS,
     Manifest,
     RevealKem,

@@ -20,7 +20,7 @@ import polars as pl
 
 from connectors.pseudonymise.blocking import BLOCKING_KEYS
 from connectors.pseudonymise.keys import MatchingKey
-from matcher.contract import (
+from contract import (
     BLOCK_PREFIX,
     token_column,
 )

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Connection
 
+from contract import pem_fingerprint
 from matcher.cli._common import (
     Context,
     HelpFormatter,
@@ -26,7 +27,6 @@ from matcher.cli._common import (
     open_settings,
     read_text_file,
 )
-from matcher.contract import pem_fingerprint
 from matcher.core.audit import Outcome
 from matcher.errors import InvalidInput
 from matcher.store import audit

@@ -9,6 +9,7 @@ from typing import Any, get_args
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from contract import RevealKem
 from matcher.cli._common import (
     Context,
     HelpFormatter,
@@ -18,7 +19,6 @@ from matcher.cli._common import (
     open_settings,
     printable_database_url,
 )
-from matcher.contract import RevealKem
 from matcher.crypto import reveal_key_fingerprint
 from matcher.errors import ConfigError
 from matcher.settings import SETTINGS_FILE, init_data_dir

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, cast
 
-from matcher.contract import canonical_json
+from contract import canonical_json
 from matcher.crypto import NOTE_SIGNATURE_PREFIX, sign_note, verify_note_signature
 from matcher.errors import MatcherError
 

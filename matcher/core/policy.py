@@ -4,7 +4,7 @@ A policy (``policies/*.toml``, DESIGN.md "Legal-basis policies") is data reviewe
 the DPO. :func:`check_policy` lists *every* problem of a policy file with its key path, so a
 reviewer fixes them in one pass; :func:`load_policy` returns a typed :class:`Policy` or raises
 :class:`PolicyError` carrying those problems. The match rules are parsed by
-:func:`matcher.core.rules.rules_from_policy`, whose messages are reused here.
+:func:`matcher.core.matching.rules.rules_from_policy`, whose messages are reused here.
 
 The pure decisions taken under a policy (runs, reveal requests, approvals, disclosures) are in
 :mod:`matcher.core.decisions`.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal, cast
 
-from matcher.core.rules import RuleError, RuleSet, policy_digest, rules_from_policy
+from matcher.core.matching.rules import RuleError, RuleSet, policy_digest, rules_from_policy
 from matcher.errors import MatcherError
 
 __all__ = [

@@ -16,7 +16,7 @@ import polars as pl
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
-from matcher.contract import (
+from contract import (
     BLOCK_PREFIX,
     CONTRACT_COLUMNS,
     CONTRACT_VERSION,

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 from sqlalchemy import Connection, and_, func, select
 
-from matcher.core.rules import policy_digest
+from matcher.core.matching.rules import policy_digest
 from matcher.settings import Settings
 from matcher.store.blobs import BlobStore
 from matcher.store.hits import VISIBLE_COLUMNS, CompanyHit, company_hit, involving

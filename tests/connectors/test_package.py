@@ -17,7 +17,7 @@ from connectors import package as pkg
 from connectors import pseudonymise as ps
 from connectors.errors import PackageError
 from connectors.record import NORMALISED_COLUMNS
-from matcher.contract import (
+from contract import (
     MANIFEST_FILE,
     RECORDS_FILE,
     Manifest,

@@ -22,7 +22,7 @@ from connectors.package import expected_schema
 from connectors.pseudonymise.keys import Hmac, _associated_prefix, _nonce
 from connectors.pseudonymise.pool import encode_in_worker, macs_in_worker
 from connectors.record import NORMALISED_COLUMNS
-from matcher.contract import (
+from contract import (
     SEALED_FIELDS,
     Manifest,
     RevealKem,

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from connectors.cli.main import main
-from matcher.contract import RECORDS_FILE, token_column
+from contract import RECORDS_FILE, token_column
 
 
 def _token(capsys: pytest.CaptureFixture[str], workspace: Path, national_id: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from connectors.cli.main import main as connector
-from connectors.synthetic import SyntheticSet, generate
+from synthetic.registers import SyntheticSet, generate
 
 AS_OF = "2026-11-01"
 

@@ -17,7 +17,7 @@ import polars as pl
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from matcher.contract import (
+from contract import (
     BloomFilterSpec,
     EncodingParameters,
     Manifest,

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from connectors.pseudonymise import seal, wrap_data_key
-from matcher.contract import SEALED_FIELDS, Manifest, encoding_digest, sealed_column
+from contract import SEALED_FIELDS, Manifest, encoding_digest, sealed_column
 from matcher.core.audit import AuditEntry
 from matcher.runs import SHIPPED_POLICY
 from matcher.service.routes.reveal import clock

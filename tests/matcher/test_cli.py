@@ -32,8 +32,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from contract import pem_fingerprint
 from matcher.cli.main import main
-from matcher.contract import pem_fingerprint
 from matcher.service import create_app
 from matcher.settings import load_settings
 from tests.matcher.factories import auth, public_pem

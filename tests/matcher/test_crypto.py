@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from matcher.contract import pem_fingerprint, signing_payload
+from contract import pem_fingerprint, signing_payload
 from matcher.crypto import (
     api_token_hash,
     generate_reveal_key_pair,

@@ -22,8 +22,8 @@ from matcher.core.decisions import (
     evaluate_run,
     request_binding,
 )
+from matcher.core.matching.rules import policy_digest
 from matcher.core.policy import Policy, load_policy
-from matcher.core.rules import policy_digest
 
 SHIPPED = resources.files("policies").joinpath("concurrent-tenancy.toml").read_text("utf-8")
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

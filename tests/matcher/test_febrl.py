@@ -25,7 +25,7 @@ from benchmarks.quality_febrl import (
     shipped_rules,
     with_fuzzy_min,
 )
-from matcher.engine import find_hits
+from matcher.core.matching.find import find_hits
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ from importlib import resources
 
 import pytest
 
+from matcher.core.matching.rules import RuleError, policy_digest, rules_from_policy
 from matcher.core.policy import PolicyError, check_policy, load_policy
-from matcher.core.rules import RuleError, policy_digest, rules_from_policy
 from matcher.errors import MatcherError
 from matcher.store.tables import ROLES as STORE_ROLES
 

@@ -1,4 +1,4 @@
-"""Matching quality on synthetic registers: connector synth -> pseudonymise -> find_hits vs truth.
+"""Matching quality on synthetic registers: crosscheck-synth -> pseudonymise -> find_hits vs truth.
 
 Every planted concurrent tenancy is found by the exact lane, no short (notice-period) overlap or
 parking/storage/co-tenant case is flagged, at least 95 % of the identity variants are found by
@@ -21,12 +21,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-synthetic = pytest.importorskip("connectors.synthetic")
+synthetic = pytest.importorskip("synthetic.registers")
 cli = pytest.importorskip("connectors.cli.main")
 pseudonymise = pytest.importorskip("connectors.pseudonymise")
 
-from matcher.core.rules import policy_digest, rules_from_policy  # noqa: E402
-from matcher.engine import find_hits  # noqa: E402
+from matcher.core.matching.find import find_hits  # noqa: E402
+from matcher.core.matching.rules import policy_digest, rules_from_policy  # noqa: E402
 
 AS_OF = date(2026, 11, 1)
 SEED = 11  # of the registers and of the matching key

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from contract import PLAIN_REVEALABLE_FIELDS
 from matcher.auditlog import export_lines, verify_export_lines
-from matcher.contract import PLAIN_REVEALABLE_FIELDS
 from matcher.core.policy import load_policy
 from matcher.runs import SHIPPED_POLICY
 from matcher.store.audit import entry_bytes, latest_checkpoint, log_size

@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from matcher.contract import pem_fingerprint
+from contract import pem_fingerprint
 from matcher.errors import ConfigError
 from matcher.settings import Settings, init_data_dir, load_settings
 from matcher.store.database import current_revision, database_ready, head_revision

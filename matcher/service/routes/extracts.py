@@ -23,7 +23,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from matcher.contract import Manifest
+from contract import Manifest
 from matcher.core.audit import Outcome
 from matcher.errors import (
     ConflictError,

@@ -32,7 +32,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection
 
-from matcher.contract import REF_COLUMN, token_column
+from contract import REF_COLUMN, token_column
 from matcher.core.audit import Actor, Outcome
 from matcher.errors import InvalidInput
 from matcher.purge import run_purge

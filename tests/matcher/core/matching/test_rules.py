@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from matcher.core.rules import (
+from matcher.core.matching.rules import (
     ExactRule,
     FuzzyRule,
     RuleError,

@@ -20,7 +20,7 @@ from typing import Final
 
 import polars as pl
 
-from matcher.contract import BLOCK_PREFIX
+from contract import BLOCK_PREFIX
 
 __all__ = ["DEFAULT_MAX_BLOCK_SIZE", "BlockingKey", "blocking_keys", "candidate_pairs"]
 

@@ -1,4 +1,4 @@
-"""Synthetic tenancy registers for demos, tests and benchmarks (`connector synth`).
+"""Synthetic tenancy registers for demos, tests and benchmarks (`crosscheck-synth`).
 
 :func:`generate` writes one register export per fictional housing company, each in the layout a
 real property-management system might produce, and ``truth.csv`` naming every planted case:
@@ -10,7 +10,7 @@ real property-management system might produce, and ``truth.csv`` naming every pl
 * ``motabo`` (Motala-like): UTF-8 CSV with English headers, ids ``YYYYMMDD-NNNC``, ``%d/%m/%Y``.
 * companies 4, 5, ... (``bolag4`` ...) cycle through these three layouts and towns.
 
-The rows are drawn in :mod:`connectors.synthpeople` (vectorised, so 1M rows per company take
+The rows are drawn in :mod:`synthetic.people` (vectorised, so 1M rows per company take
 seconds); this module writes them out. Every background person has a personnummer that is unique
 across all companies and a (first name, surname, birth date) that is unique too, so a
 cross-company match that is not planted can not come from the background.
@@ -58,17 +58,16 @@ from typing import Final
 
 import numpy as np
 import polars as pl
-import xlsxwriter  # type: ignore[import-untyped,unused-ignore]
 
-from connectors.errors import ConnectorError
-from connectors.synthdata import (
+from synthetic import SyntheticError
+from synthetic.namelists import (
     CONTRACT_TYPE_NAMES,
     LAYOUT_HEADERS,
     NORRHEM_SHEET,
     ROLE_NAMES,
     TOWNS,
 )
-from connectors.synthpeople import CASE_KINDS, VARIANT_SUBKINDS, CompanySpec, draw_registers
+from synthetic.people import CASE_KINDS, VARIANT_SUBKINDS, CompanySpec, draw_registers
 
 __all__ = [
     "CASE_KINDS",
@@ -141,12 +140,12 @@ def generate(
     number of rows just written, so it can feed a progress bar's ``advance``.
     """
     if companies < 2:
-        raise ConnectorError(
+        raise SyntheticError(
             f"synth needs at least 2 companies, got {companies}: every planted case that "
             "matters spans two companies. Use --companies 2 or more."
         )
     if records < 1:
-        raise ConnectorError(f"synth needs at least 1 record per company, got {records}.")
+        raise SyntheticError(f"synth needs at least 1 record per company, got {records}.")
     out_dir.mkdir(parents=True, exist_ok=True)
     specs = _specs(companies)
     frames = draw_registers(specs, records, rng=np.random.default_rng(seed), as_of=as_of)
@@ -269,6 +268,13 @@ def _write_xlsx(
     export: pl.DataFrame, path: Path, as_of: date, progress: Callable[[int], None] | None
 ) -> None:
     """norrhem's XLSX: ids and codes as text cells, dates as real (numeric, formatted) dates."""
+    try:  # the optional extra `synthetic-xlsx`: only this writer needs it
+        import xlsxwriter  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        raise SyntheticError(
+            "writing an XLSX register needs xlsxwriter: pip install 'crosscheck[synthetic-xlsx]', "
+            "or pass --csv-only"
+        ) from None
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     # A fixed creation time keeps the file byte-identical for the same seed.
     workbook.set_properties({"created": datetime(as_of.year, as_of.month, as_of.day)})

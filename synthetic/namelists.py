@@ -1,4 +1,4 @@
-"""Embedded reference lists for the synthetic registers of :mod:`connectors.synthetic`.
+"""Embedded reference lists for the synthetic registers of :mod:`synthetic.registers`.
 
 Names carry approximate counts of bearers in Sweden (rounded from SCB name statistics, not
 exact): only the skew matters, so that "Anna Andersson" is common and "Ylva Öhman" is rare, as

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from matcher.core.similarity import dice_pairs, filter_matrix, filter_words
+from matcher.core.matching.similarity import dice_pairs, filter_matrix, filter_words
 
 
 def _reference(a: bytes, b: bytes) -> float:

@@ -6,7 +6,7 @@ from datetime import date
 
 import polars as pl
 
-from matcher.core.overlap import Overlap, overlap, overlap_columns
+from matcher.core.matching.overlap import Overlap, overlap, overlap_columns
 
 RUN = date(2026, 3, 1)
 

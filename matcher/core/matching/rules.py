@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from matcher.contract import CONTRACT_TYPES, REVEALABLE_FIELDS, TOKEN_FIELDS
+from contract import CONTRACT_TYPES, REVEALABLE_FIELDS, TOKEN_FIELDS
 
 __all__ = [
     "DEFAULT_MIN_OVERLAP_DAYS",

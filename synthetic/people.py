@@ -1,9 +1,9 @@
 """Drawing the people, tenancies and planted cases behind the synthetic registers.
 
-:mod:`connectors.synthetic` decides which companies exist and writes their exports and
+:mod:`synthetic.registers` decides which companies exist and writes their exports and
 ``truth.csv``; this module draws what goes into them, one polars frame per company in file order
 (record ids assigned), planted cases marked in the columns ``case``, ``kind``, ``subkind`` and
-``expect``. The case kinds and what each one plants are described in :mod:`connectors.synthetic`.
+``expect``. The case kinds and what each one plants are described in :mod:`synthetic.registers`.
 
 The background is drawn vectorised (numpy ``Generator`` + polars), so 1M rows per company take
 seconds; only the planted cases (a few per cent) get per-row Python. Allocators keep every
@@ -23,8 +23,8 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from connectors.errors import ConnectorError
-from connectors.synthdata import (
+from synthetic import SyntheticError
+from synthetic.namelists import (
     EMAIL_DOMAINS,
     FEMALE_FIRST_NAMES,
     MALE_FIRST_NAMES,
@@ -88,7 +88,7 @@ class CompanySpec:
 
     company_id: str
     name: str
-    layout: str  # key of connectors.synthdata.LAYOUT_HEADERS
+    layout: str  # key of synthetic.namelists.LAYOUT_HEADERS
     town: Town
 
 
@@ -196,7 +196,7 @@ def _settle(
         clash = _contains(taken, fresh) | _contains(accepted, fresh) | _repeats(fresh)
         accepted = _merged(accepted, fresh[~clash])
         todo = todo[clash]
-    raise ConnectorError("synth could not draw distinct identities; use fewer records per company.")
+    raise SyntheticError("synth could not draw distinct identities; use fewer records per company.")
 
 
 class _Synthesiser:

@@ -1,4 +1,4 @@
-"""The edge of the matching engine: runs the pure plans of :mod:`matcher.core.matching`.
+"""Runs the pure plans of :mod:`matcher.core.matching.plans`: the one place they are collected.
 
 :func:`find_hits` is the only place where the matching plans are collected. It takes the latest
 extract of every participant as LazyFrames (e.g. ``pl.scan_parquet`` of the stored blobs) so the
@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from matcher.contract import BLOCK_PREFIX, CONTRACT_COLUMNS, FILTER_PREFIX, REF_COLUMN
-from matcher.core.blocking import DEFAULT_MAX_BLOCK_SIZE, blocking_keys, candidate_pairs
-from matcher.core.matching import (
+from contract import BLOCK_PREFIX, CONTRACT_COLUMNS, FILTER_PREFIX, REF_COLUMN
+from matcher.core.matching.blocking import DEFAULT_MAX_BLOCK_SIZE, blocking_keys, candidate_pairs
+from matcher.core.matching.plans import (
     HIT_SCHEMA,
     NATIONAL_ID,
     combine_plan,
@@ -35,8 +35,8 @@ from matcher.core.matching import (
     rule_token_columns,
     stack_extracts,
 )
-from matcher.core.rules import RuleSet
-from matcher.core.similarity import FilterMatrix, dice_pairs, filter_matrix
+from matcher.core.matching.rules import RuleSet
+from matcher.core.matching.similarity import FilterMatrix, dice_pairs, filter_matrix
 
 __all__ = ["HIT_SCHEMA", "ExtractSchemaError", "find_hits"]
 

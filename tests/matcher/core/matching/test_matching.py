@@ -9,9 +9,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from matcher.core.matching import HIT_SCHEMA, combine_plan, fuzzy_scores
-from matcher.core.rules import ExactRule, FuzzyRule, RuleSet
-from matcher.engine import find_hits
+from matcher.core.matching.find import find_hits
+from matcher.core.matching.plans import HIT_SCHEMA, combine_plan, fuzzy_scores
+from matcher.core.matching.rules import ExactRule, FuzzyRule, RuleSet
 
 RUN = date(2026, 3, 1)
 KINDS = frozenset({"residential", "student"})

@@ -6,7 +6,7 @@ the fuzzy lane is :func:`fuzzy_records` -> ``blocking.candidate_pairs`` ->
 :func:`fuzzy_pairs_plan` -> Dice by row index (``similarity.dice_pairs``, on arrays the
 engine hands in) -> :func:`fuzzy_hits_plan`; :func:`combine_plan` merges both lanes (an exact
 hit wins over a fuzzy hit for the same record pair) into :data:`HIT_SCHEMA`.
-``matcher.engine.find_hits`` runs these steps in order.
+``matcher.core.matching.find.find_hits`` runs these steps in order.
 
 Every pair joins records of two *different* companies; ``company_a`` sorts before
 ``company_b``, so each unordered pair appears once per rule. A person with several contracts
@@ -23,9 +23,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from matcher.contract import FILTER_PREFIX, REF_COLUMN, token_column
-from matcher.core.overlap import overlap_columns
-from matcher.core.rules import ExactRule, FuzzyRule, RuleSet
+from contract import FILTER_PREFIX, REF_COLUMN, token_column
+from matcher.core.matching.overlap import overlap_columns
+from matcher.core.matching.rules import ExactRule, FuzzyRule, RuleSet
 
 __all__ = [
     "HIT_SCHEMA",
@@ -174,7 +174,7 @@ def fuzzy_pairs_plan(
     Pairs whose national-id tokens are equal belong to the exact lane and are dropped; pairs
     where either token is missing or they differ are kept. Contract type and overlap filter
     here, before the Dice, which is the expensive step. The caller scores the remaining pairs
-    (``matcher.core.similarity.dice_pairs`` on ``rid_a``/``rid_b``) and passes them, with a
+    (``matcher.core.matching.similarity.dice_pairs`` on ``rid_a``/``rid_b``) and passes them, with a
     ``score`` column, to :func:`fuzzy_hits_plan`.
     """
     tokens = rule_token_columns(rule)

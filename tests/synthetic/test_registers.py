@@ -12,8 +12,8 @@ import pytest
 from stdnum import luhn
 from stdnum.se import personnummer
 
-from connectors.errors import ConnectorError
-from connectors.synthetic import (
+from synthetic import SyntheticError
+from synthetic.registers import (
     CASE_KINDS,
     EXPECTATIONS,
     TRUTH_COLUMNS,
@@ -300,7 +300,7 @@ def test_more_than_three_companies_cycle_the_layouts(tmp_path: Path) -> None:
 
 
 def test_fewer_than_two_companies_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConnectorError, match="at least 2 companies"):
+    with pytest.raises(SyntheticError, match="at least 2 companies"):
         generate(tmp_path, companies=1)
 
 
