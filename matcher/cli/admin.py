@@ -14,9 +14,9 @@ from typing import Any
 
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Connection
 
 from contract import pem_fingerprint
+from matcher.actions import admin as actions
 from matcher.cli._common import (
     Context,
     HelpFormatter,
@@ -27,13 +27,11 @@ from matcher.cli._common import (
     open_settings,
     read_text_file,
 )
-from matcher.core.audit import Outcome
 from matcher.errors import InvalidInput
-from matcher.store import audit
-from matcher.store.companies import Company, add_company, list_companies
+from matcher.store.companies import Company
 from matcher.store.database import utcnow
 from matcher.store.tables import COMPANY_ROLES, ROLES
-from matcher.store.users import User, add_user, audit_object, list_users, revoke_user
+from matcher.store.users import User
 
 __all__ = ["register"]
 
@@ -200,18 +198,6 @@ def _user_json(user: User) -> dict[str, Any]:
     }
 
 
-def _log(conn: Connection, action: str, objects: dict[str, str], reason: str | None = None) -> None:
-    """The audit entry of a console change, in the change's own transaction."""
-    audit.append(
-        conn,
-        actor=console_actor(),
-        action=action,
-        outcome=Outcome("allowed", reason),
-        now=utcnow(),
-        object_ids=objects,
-    )
-
-
 def _companies_add(args: argparse.Namespace, ctx: Context) -> int:
     pem = read_text_file(args.signing_key, "the signing key file")
     if "PRIVATE KEY" in pem:
@@ -223,8 +209,7 @@ def _companies_add(args: argparse.Namespace, ctx: Context) -> int:
         )
     settings = open_settings(args.data_dir)
     with open_engine(settings) as engine, engine.begin() as conn:
-        company = add_company(conn, args.id, args.name, pem)
-        _log(conn, "company.create", {"company": company.id})
+        company = actions.add_company(conn, console_actor(), utcnow(), args.id, args.name, pem)
     if ctx.json:
         ctx.emit_json(_company_json(company))
         return 0
@@ -238,8 +223,8 @@ def _companies_add(args: argparse.Namespace, ctx: Context) -> int:
 
 def _companies_list(args: argparse.Namespace, ctx: Context) -> int:
     settings = open_settings(args.data_dir)
-    with open_engine(settings) as engine, engine.connect() as conn:
-        found = list_companies(conn)
+    with open_engine(settings) as engine, engine.begin() as conn:
+        found = actions.list_companies(conn, console_actor(), utcnow())
     if ctx.json:
         ctx.emit_json([_company_json(c) for c in found])
         return 0
@@ -269,8 +254,9 @@ def _companies_list(args: argparse.Namespace, ctx: Context) -> int:
 def _users_add(args: argparse.Namespace, ctx: Context) -> int:
     settings = open_settings(args.data_dir)
     with open_engine(settings) as engine, engine.begin() as conn:
-        user, token = add_user(conn, args.name, args.role, args.company)
-        _log(conn, "user.create", audit_object(user), reason=f"role {user.role}")
+        user, token = actions.add_user(
+            conn, console_actor(), utcnow(), args.name, args.role, args.company
+        )
     if ctx.json:
         ctx.emit_json({**_user_json(user), "token": token})
         return 0
@@ -288,8 +274,7 @@ def _users_add(args: argparse.Namespace, ctx: Context) -> int:
 def _users_revoke(args: argparse.Namespace, ctx: Context) -> int:
     settings = open_settings(args.data_dir)
     with open_engine(settings) as engine, engine.begin() as conn:
-        user = revoke_user(conn, args.name)
-        _log(conn, "user.revoke", audit_object(user))
+        user = actions.revoke_user(conn, console_actor(), utcnow(), args.name)
     if ctx.json:
         ctx.emit_json(_user_json(user))
         return 0
@@ -299,8 +284,8 @@ def _users_revoke(args: argparse.Namespace, ctx: Context) -> int:
 
 def _users_list(args: argparse.Namespace, ctx: Context) -> int:
     settings = open_settings(args.data_dir)
-    with open_engine(settings) as engine, engine.connect() as conn:
-        found = list_users(conn)
+    with open_engine(settings) as engine, engine.begin() as conn:
+        found = actions.list_users(conn, console_actor(), utcnow())
     if ctx.json:
         ctx.emit_json([_user_json(u) for u in found])
         return 0

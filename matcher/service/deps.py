@@ -19,16 +19,17 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
-from matcher.core.audit import Actor, Outcome, PersonalDataInEntry, PolicyRef
-from matcher.crypto import api_token_hash
+from matcher.actions import entries
+from matcher.actions.access import token_actor
+from matcher.actions.principal import ANONYMOUS, Principal
+from matcher.core.audit import Actor, PersonalDataInEntry, PolicyRef
 from matcher.errors import AuthenticationError, MatcherError, PermissionDenied
 from matcher.settings import Settings
-from matcher.store import audit
 from matcher.store.blobs import BlobStore
 from matcher.store.database import utcnow
-from matcher.store.tables import ROLES, users
+from matcher.store.tables import ROLES
 from matcher.store.users import user_for_token
 
 __all__ = [
@@ -43,8 +44,6 @@ __all__ = [
     "require",
 ]
 
-ANONYMOUS = Actor(id="anonymous", role="anonymous", company=None)
-
 
 @dataclass(frozen=True)
 class AppState:
@@ -54,27 +53,6 @@ class AppState:
     engine: Engine
     blobs: BlobStore
     reveal_key_fingerprint: str
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller."""
-
-    user_id: int
-    name: str
-    role: str
-    company_id: str | None
-
-    def own_company(self) -> str:
-        """The company a company role is bound to (admins and auditors have none)."""
-        if self.company_id is None:
-            raise PermissionDenied(f"role {self.role} is not bound to a company")
-        return self.company_id
-
-    @property
-    def actor(self) -> Actor:
-        """Who the audit log names: the opaque user id, never the user name or the token."""
-        return Actor(id=str(self.user_id), role=self.role, company=self.company_id)
 
 
 def app_state(request: Request) -> AppState:
@@ -103,21 +81,12 @@ def current_principal(
         user = user_for_token(conn, credentials.credentials)
         if user is None:
             # A revoked token still names its user: the log says who tried, not "anonymous".
-            request.state.audit_actor = _revoked_actor(conn, credentials.credentials)
+            request.state.audit_actor = token_actor(conn, credentials.credentials)
     if user is None:
         raise AuthenticationError("the bearer token is unknown or revoked")
     principal = Principal(user.id, user.name, user.role, user.company_id)
     request.state.audit_actor = principal.actor
     return principal
-
-
-def _revoked_actor(conn: Connection, token: str) -> Actor:
-    row = conn.execute(
-        select(users.c.id, users.c.role, users.c.company_id).where(
-            users.c.token_hash == api_token_hash(token)
-        )
-    ).first()
-    return ANONYMOUS if row is None else Actor(str(row.id), row.role, row.company_id)
 
 
 def record(
@@ -132,14 +101,14 @@ def record(
     case_reference: str | None = None,
     fields: Sequence[str] = (),
 ) -> int:
-    """Append an "allowed" entry for ``principal`` in the request's transaction."""
-    return audit.append(
+    """Append an "allowed" entry for ``principal`` in the request's transaction (now)."""
+    return entries.record(
         conn,
-        actor=principal.actor,
-        action=action,
-        outcome=Outcome("allowed", reason),
-        now=utcnow(),
-        object_ids=object_ids,
+        principal,
+        action,
+        utcnow(),
+        object_ids,
+        reason=reason,
         policy=policy,
         purpose=purpose,
         case_reference=case_reference,
@@ -181,14 +150,7 @@ def record_denied(state: AppState, request: Request, error: MatcherError) -> int
 def _append_denied(
     conn: Connection, actor: Actor, objects: Mapping[str, str], error: MatcherError
 ) -> int:
-    return audit.append(
-        conn,
-        actor=actor,
-        action="access.denied",
-        outcome=Outcome("denied", error.slug),
-        now=utcnow(),
-        object_ids=objects,
-    )
+    return entries.record_denied(conn, actor, error.slug, utcnow(), objects)
 
 
 def require(*roles: str) -> Callable[[Principal], Principal]:

@@ -26,6 +26,20 @@ from sqlalchemy import (
     text,
 )
 
+# The vocabulary is the core's; re-exported here for the CHECK constraints' readers.
+from matcher.core.vocabulary import (
+    COMPANY_ROLES,
+    DECISIONS,
+    EXTRACT_STATUSES,
+    HIT_STATUSES,
+    OUTCOME_REASONS,
+    OUTCOMES,
+    POLICY_STATUSES,
+    REVEAL_REQUEST_STATUSES,
+    ROLES,
+    RUN_STATUSES,
+)
+
 __all__ = [
     "COMPANY_ROLES",
     "DECISIONS",
@@ -53,11 +67,6 @@ __all__ = [
     "users",
 ]
 
-ROLES = ("admin", "data_officer", "investigator", "approver", "auditor")
-COMPANY_ROLES = ("data_officer", "investigator", "approver")
-EXTRACT_STATUSES = ("active", "superseded")
-RUN_STATUSES = ("running", "succeeded", "failed")
-HIT_STATUSES = ("open", "resolved_by_data")
 
 # Deterministic constraint names, so migrations can refer to them on both databases.
 metadata = MetaData(
@@ -174,10 +183,6 @@ hits = Table(
 
 # --- Reveal workflow (issue 4): requests, approvals, disclosure reads, outcomes -------------
 
-REVEAL_REQUEST_STATUSES = ("pending", "approved", "denied", "expired")
-DECISIONS = ("approve", "deny")
-OUTCOMES = ("no_issue_explained", "data_error", "confirmed_breach", "referred")
-OUTCOME_REASONS = ("notice_period_move", "approved_sublet", "co_tenant", "data_delay", "other")
 
 reveal_requests = Table(
     "reveal_requests",
@@ -249,7 +254,6 @@ outcomes = Table(
 
 # --- Audit log and policy activation (issue 4) ----------------------------------------------
 
-POLICY_STATUSES = ("active", "retired")
 
 # One row per entry: ``entry`` holds the exact canonical JSON bytes that were hashed; the other
 # columns repeat a few of its values so auditors can filter without parsing every entry.

@@ -21,6 +21,7 @@ __all__ = [
     "audit_object",
     "list_users",
     "revoke_user",
+    "token_holder",
     "user_for_token",
 ]
 
@@ -104,6 +105,17 @@ def user_for_token(conn: Connection, token: str) -> User | None:
     if row.revoked_at is not None:
         return None
     return _user(row)
+
+
+def token_holder(conn: Connection, token: str) -> tuple[int, str, str | None] | None:
+    """(id, role, company) of the user a token was issued to, revoked or not; None if unknown.
+    The log names who tried with a revoked token, not "anonymous"."""
+    row = conn.execute(
+        select(users.c.id, users.c.role, users.c.company_id).where(
+            users.c.token_hash == api_token_hash(token)
+        )
+    ).first()
+    return None if row is None else (int(row.id), str(row.role), row.company_id)
 
 
 def audit_object(user: User) -> dict[str, str]:

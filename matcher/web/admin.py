@@ -16,13 +16,14 @@ from sqlalchemy import Connection, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from matcher.actions import admin as actions
+from matcher.actions.principal import Principal
 from matcher.errors import ConflictError, InvalidInput, NoActivePolicy, RunFailed
 from matcher.runs import start_run
-from matcher.service.deps import AppState, Principal, app_state, connection
-from matcher.store.companies import add_company, list_companies
+from matcher.service.deps import AppState, app_state, connection
+from matcher.store.companies import list_companies
 from matcher.store.runs import Run, get_run
 from matcher.store.tables import COMPANY_ROLES, ROLES, runs
-from matcher.store.users import add_user, list_users, revoke_user
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import signed_in
@@ -44,25 +45,30 @@ _RUNS_SHOWN = 20
 
 
 def _companies_page(
-    request: Request, conn: Connection, errors: dict[str, str], values: dict[str, str]
+    request: Request,
+    conn: Connection,
+    admin: Principal,
+    errors: dict[str, str],
+    values: dict[str, str],
 ) -> Response:
+    companies = actions.list_companies(conn, admin, datetime.now(UTC))
     return render(
         request,
         "admin_companies.html",
-        {"companies": list_companies(conn), "errors": errors, "values": values},
+        {"companies": companies, "errors": errors, "values": values},
         status_code=422 if errors else 200,
     )
 
 
 @router.get("/companies")
-def companies_page(request: Request, _admin: Admin, conn: Conn) -> Response:
-    return _companies_page(request, conn, {}, {})
+def companies_page(request: Request, admin: Admin, conn: Conn) -> Response:
+    return _companies_page(request, conn, admin, {}, {})
 
 
 @router.post("/companies")
 def add_company_form(
     request: Request,
-    _admin: Admin,
+    admin: Admin,
     state: State,
     company_id: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
@@ -79,25 +85,30 @@ def add_company_form(
     with state.engine.begin() as conn:
         if not errors:
             try:
-                add_company(conn, company_id, name, signing_key)
+                actions.add_company(conn, admin, datetime.now(UTC), company_id, name, signing_key)
             except ConflictError:
                 errors["company_id"] = "company_exists"
             except InvalidInput:
                 errors["signing_key"] = "key_invalid"
         if errors:
-            return _companies_page(request, conn, errors, values)
+            return _companies_page(request, conn, admin, errors, values)
     # Committed above, before the redirect: the next page must already see the change.
     return RedirectResponse("/web/admin/companies?added=" + company_id, status_code=303)
 
 
 def _users_page(
-    request: Request, conn: Connection, errors: dict[str, str], values: dict[str, str]
+    request: Request,
+    conn: Connection,
+    admin: Principal,
+    errors: dict[str, str],
+    values: dict[str, str],
 ) -> Response:
+    now = datetime.now(UTC)
     return render(
         request,
         "admin_users.html",
         {
-            "users": list_users(conn),
+            "users": actions.list_users(conn, admin, now),
             "companies": list_companies(conn),
             "roles": ROLES,
             "errors": errors,
@@ -108,14 +119,14 @@ def _users_page(
 
 
 @router.get("/users")
-def users_page(request: Request, _admin: Admin, conn: Conn) -> Response:
-    return _users_page(request, conn, {}, {})
+def users_page(request: Request, admin: Admin, conn: Conn) -> Response:
+    return _users_page(request, conn, admin, {}, {})
 
 
 @router.post("/users")
 def add_user_form(
     request: Request,
-    _admin: Admin,
+    admin: Admin,
     state: State,
     name: Annotated[str, Form()] = "",
     role: Annotated[str, Form()] = "",
@@ -134,21 +145,25 @@ def add_user_form(
     with state.engine.begin() as conn:
         if not errors:
             try:
-                user, token = add_user(conn, name, role, company_id or None)
+                user, token = actions.add_user(
+                    conn, admin, datetime.now(UTC), name, role, company_id or None
+                )
             except ConflictError:
                 errors["name"] = "user_exists"
             except InvalidInput:
                 errors["company_id"] = "company_unknown"
         if errors:
-            return _users_page(request, conn, errors, values)
+            return _users_page(request, conn, admin, errors, values)
     # The one and only time the token is shown; it is stored nowhere, only its hash.
     return render(request, "user_created.html", {"user": user, "token": token})
 
 
 @router.post("/users/{name}/revoke")
-def revoke_user_form(name: str, _admin: Admin, state: State) -> Response:
+def revoke_user_form(name: str, admin: Admin, state: State) -> Response:
     with state.engine.begin() as conn:
-        revoke_user(conn, name)  # NotFound for an unknown name: the friendly 404 page
+        actions.revoke_user(
+            conn, admin, datetime.now(UTC), name
+        )  # NotFound for an unknown name: the friendly 404 page
     return RedirectResponse("/web/admin/users?revoked=1", status_code=303)
 
 

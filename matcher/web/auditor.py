@@ -13,7 +13,6 @@ was verified with the log's public key, and "verify the whole log" runs the offl
 from __future__ import annotations
 
 import base64
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
@@ -22,6 +21,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import Connection, select
 from starlette.responses import Response
 
+from matcher.actions import audit_reads
 from matcher.auditlog import Summary, VerifyError, export_lines, verify_export_lines
 from matcher.core.audit import (
     AuditEntry,
@@ -35,11 +35,11 @@ from matcher.core.audit import (
 from matcher.crypto import log_public_key
 from matcher.errors import InvalidInput, NotFound
 from matcher.service.deps import AppState, Principal, app_state, record
-from matcher.service.routes.audit import AGE_BUCKETS, statistics
 from matcher.settings import Settings
 from matcher.store import audit
-from matcher.store.database import utc, utcnow
-from matcher.store.tables import audit_entries, disclosure_reads
+from matcher.store.database import utcnow
+from matcher.store.statistics import AGE_BUCKETS, disclosures_per_user_per_day
+from matcher.store.tables import audit_entries
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import signed_in
@@ -257,23 +257,12 @@ def verify_page(request: Request, who: Verifier, state: State) -> Response:
 # --- statistics -----------------------------------------------------------------------------
 
 
-def disclosures_per_user_per_day(conn: Connection) -> dict[str, dict[date, int]]:
-    """How many disclosures each user (opaque id) read per day (UTC)."""
-    counts: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
-    for reader, read_at in conn.execute(
-        select(disclosure_reads.c.reader_id, disclosure_reads.c.read_at)
-    ):
-        counts[str(reader)][utc(read_at).date()] += 1
-    return {user: dict(days) for user, days in counts.items()}
-
-
 @router.get("/stats")
 def stats_page(request: Request, who: Auditor, state: State) -> Response:
     now = utcnow()
     with state.engine.begin() as conn:
-        stats: dict[str, Any] = statistics(conn, now)
+        stats: dict[str, Any] = audit_reads.statistics(conn, who, now)
         daily = disclosures_per_user_per_day(conn)
-        record(conn, who, "audit.stats")
     return render(
         request,
         "audit_stats.html",

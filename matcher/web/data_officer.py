@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import Connection
 from starlette.responses import Response
 
-from matcher.service.deps import Principal, connection
-from matcher.store.extracts import list_extracts
+from matcher.actions.extracts import list_extracts
+from matcher.actions.principal import Principal
+from matcher.service.deps import connection
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import signed_in
@@ -26,5 +28,5 @@ def extracts_page(
     conn: Annotated[Connection, Depends(connection)],
 ) -> Response:
     # The store filters by company: this page can not list another company's extracts.
-    items = list(reversed(list_extracts(conn, principal.own_company())))
+    items = list(reversed(list_extracts(conn, principal, datetime.now(UTC))))
     return render(request, "extracts.html", {"extracts": items})

@@ -17,20 +17,15 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import Connection
 from starlette.responses import Response
 
+from matcher.actions import hits as hit_actions
+from matcher.actions import reveal as flow
+from matcher.actions.hits import QueueFilter
 from matcher.errors import NotFound
-from matcher.service import reveal_flow as flow
 from matcher.service.deps import AppState, Principal, app_state, connection
 from matcher.store import reveal as store
 from matcher.store.hits import hit_for_company
 from matcher.store.tables import HIT_STATUSES, OUTCOME_REASONS, OUTCOMES
 from matcher.web.csrf import verify_csrf
-from matcher.web.queue import (
-    QueueFilter,
-    hit_policy,
-    own_contract_period,
-    review_queue,
-    rule_description,
-)
 from matcher.web.render import render
 from matcher.web.session import signed_in
 from matcher.web.timeline import Period
@@ -61,7 +56,6 @@ def queue(
     age: str | None = None,
     page: int = 1,
 ) -> Response:
-    company = principal.own_company()
     min_age = int(age) if age in {str(a) for a in AGES} else None
     wanted = QueueFilter(
         status=_choice(status, HIT_STATUSES),
@@ -69,7 +63,7 @@ def queue(
         band=_choice(band, BANDS),
         min_age_days=min_age,
     )
-    result = review_queue(conn, company, wanted, datetime.now(UTC), page)
+    result = hit_actions.review_queue(conn, principal, wanted, datetime.now(UTC), page)
     return render(
         request,
         "queue.html",
@@ -93,15 +87,22 @@ def hit_page_context(
     request_values: Mapping[str, Any] | None = None,
     outcome_errors: Mapping[str, str] | None = None,
     outcome_values: Mapping[str, str] | None = None,
+    opened: bool = False,
 ) -> dict[str, Any]:
-    """Everything the hit page shows, also when a form on it comes back with errors."""
+    """Everything the hit page shows, also when a form on it comes back with errors.
+
+    ``opened``: the person opened the page (a read, logged as ``hit.read`` like the API's);
+    a form coming back with errors shows the hit read already."""
     company = principal.own_company()
-    hit = hit_for_company(conn, hit_id, company)
-    policy = hit_policy(conn, hit_id, company)
-    if hit is None or policy is None:
-        raise NotFound(f"no hit {hit_id}")
-    description = rule_description(conn, state.settings, policy[0], policy[1], hit.rule)
-    own = own_contract_period(conn, state.blobs, hit_id, company)
+    if opened:
+        hit = hit_actions.read_hit(conn, principal, hit_id, datetime.now(UTC))
+    else:
+        found = hit_for_company(conn, hit_id, company)
+        if found is None:
+            raise NotFound(f"no hit {hit_id}")
+        hit = found
+    context = hit_actions.hit_context(conn, principal, hit, state.blobs, state.settings.policy_path)
+    own = None if context.own_period is None else Period(*context.own_period)
     # What the policy would reveal: read from the policy text, the same function the
     # request itself is checked with (reveal_flow), so the form can not promise other fields.
     form = flow.request_form(conn, hit_id, principal)
@@ -111,8 +112,8 @@ def hit_page_context(
     ]
     return {
         "hit": hit,
-        "policy_id": policy[0],
-        "description": description,
+        "policy_id": context.policy_id,
+        "description": context.description,
         "own_period": own,
         "overlap": Period(hit.overlap_start, hit.overlap_end),
         "today": date.today(),
@@ -138,4 +139,6 @@ def hit_page(
     conn: Conn,
     state: Annotated[AppState, Depends(app_state)],
 ) -> Response:
-    return render(request, "hit.html", hit_page_context(conn, state, principal, hit_id))
+    return render(
+        request, "hit.html", hit_page_context(conn, state, principal, hit_id, opened=True)
+    )

@@ -1,6 +1,6 @@
 """Reveal pages: request a reveal, my requests, approvals, the disclosure and hit outcomes.
 
-Every action calls the same function as the API (:mod:`matcher.service.reveal_flow`), so it is
+Every action calls the same function as the API (:mod:`matcher.actions.reveal`), so it is
 decided by the same policy evaluation and leaves the same audit entries. Each runs in its own
 transaction that is committed *before* the page is rendered: a disclosure is never shown, and
 a redirect never followed, before its audit entry is stored. A refusal is shown next to the
@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy import Connection
 from starlette.responses import RedirectResponse, Response
 
-from matcher.service import reveal_flow as flow
+from matcher.actions import reveal as flow
 from matcher.service.deps import AppState, Principal, app_state
 from matcher.service.routes.reveal import clock
 from matcher.store import reveal as store

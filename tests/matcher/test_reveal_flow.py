@@ -98,7 +98,8 @@ def test_full_flow_reveals_exactly_the_policy_fields_of_both_records(rw: RevealW
         ("reveal.list", "allowed", None),  # every read of the queue is logged too
         ("reveal.list", "allowed", None),
         ("disclosure.read", "denied", "not_approved"),
-        ("reveal.approve", "allowed", None),
+        # The approver's reason is in the decision's entry (docs/approver.md).
+        ("reveal.approve", "allowed", "the justification matches the case"),
         ("disclosure.read", "allowed", None),
         ("hit.outcome", "allowed", None),
     ]

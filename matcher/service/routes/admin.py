@@ -13,9 +13,11 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
-from matcher.service.deps import Principal, connection, record, require
-from matcher.store.companies import Company, add_company, list_companies
-from matcher.store.users import User, add_user, audit_object, list_users, revoke_user
+from matcher.actions import admin as actions
+from matcher.service.deps import Principal, connection, require
+from matcher.store.companies import Company
+from matcher.store.database import utcnow
+from matcher.store.users import User
 
 __all__ = ["router"]
 
@@ -79,34 +81,29 @@ class NewUserOut(UserOut):
 
 @router.post("/companies", status_code=status.HTTP_201_CREATED)
 def post_company(body: CompanyIn, admin: Admin, conn: Conn) -> CompanyOut:
-    company = add_company(conn, body.id, body.name, body.signing_public_key)
-    record(conn, admin, "company.create", {"company": company.id})
+    company = actions.add_company(
+        conn, admin, utcnow(), body.id, body.name, body.signing_public_key
+    )
     return CompanyOut.of(company)
 
 
 @router.get("/companies")
 def get_companies(admin: Admin, conn: Conn) -> list[CompanyOut]:
-    found = [CompanyOut.of(c) for c in list_companies(conn)]
-    record(conn, admin, "company.list")
-    return found
+    return [CompanyOut.of(c) for c in actions.list_companies(conn, admin, utcnow())]
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
 def post_user(body: UserIn, admin: Admin, conn: Conn) -> NewUserOut:
-    user, token = add_user(conn, body.name, body.role, body.company_id)
-    record(conn, admin, "user.create", audit_object(user), reason=f"role {user.role}")
+    user, token = actions.add_user(conn, admin, utcnow(), body.name, body.role, body.company_id)
     return NewUserOut(**UserOut.of(user).model_dump(), token=token)
 
 
 @router.get("/users")
 def get_users(admin: Admin, conn: Conn) -> list[UserOut]:
-    found = [UserOut.of(u) for u in list_users(conn)]
-    record(conn, admin, "user.list")
-    return found
+    return [UserOut.of(u) for u in actions.list_users(conn, admin, utcnow())]
 
 
 @router.post("/users/{name}/revoke")
 def post_revoke(name: str, admin: Admin, conn: Conn) -> UserOut:
-    user = revoke_user(conn, name)
-    record(conn, admin, "user.revoke", audit_object(user))
+    user = actions.revoke_user(conn, admin, utcnow(), name)
     return UserOut.of(user)

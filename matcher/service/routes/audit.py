@@ -9,42 +9,28 @@ recording its own fetch. Statistics count; they never show personal data (users 
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection
 
+from matcher.actions import audit_reads
 from matcher.core.audit import consistency_proof, inclusion_proof, tree_root
 from matcher.errors import InvalidInput
 from matcher.service.deps import AppState, Principal, app_state, connection, record, require
 from matcher.store import audit
-from matcher.store.database import utc, utcnow
-from matcher.store.tables import (
-    audit_entries,
-    disclosure_reads,
-    hits,
-    outcomes,
-    reveal_requests,
-)
+from matcher.store.database import utcnow
 
-__all__ = ["AGE_BUCKETS", "router", "statistics"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 Auditor = Annotated[Principal, Depends(require("auditor"))]
 Verifier = Annotated[Principal, Depends(require("auditor", "admin"))]
 Conn = Annotated[Connection, Depends(connection)]
-
-# Upper bounds in days of the "hits unreviewed by age" buckets; the last is open-ended.
-AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (
-    ("0-7d", 7),
-    ("8-30d", 30),
-    ("31-90d", 90),
-    ("over-90d", None),
-)
 
 
 def _b64(value: bytes) -> str:
@@ -164,64 +150,4 @@ def _check_size(conn: Connection, size: int) -> None:
 def get_stats(principal: Auditor, conn: Conn) -> dict[str, Any]:
     """Counts for auditors: disclosures per user and per policy, requests without an outcome,
     open hits without an outcome by age, the outcome mix, denied attempts per user."""
-    stats = statistics(conn, utcnow())
-    record(conn, principal, "audit.stats")
-    return stats
-
-
-def statistics(conn: Connection, now: datetime) -> dict[str, Any]:
-    """The numbers of ``GET /v1/audit/stats``, as of ``now``."""
-    per_user = conn.execute(
-        select(disclosure_reads.c.reader_id, func.count())
-        .group_by(disclosure_reads.c.reader_id)
-        .order_by(disclosure_reads.c.reader_id)
-    ).all()
-    per_policy = conn.execute(
-        select(reveal_requests.c.policy_id, func.count())
-        .select_from(
-            disclosure_reads.join(
-                reveal_requests, disclosure_reads.c.request_id == reveal_requests.c.id
-            )
-        )
-        .group_by(reveal_requests.c.policy_id)
-        .order_by(reveal_requests.c.policy_id)
-    ).all()
-    has_outcome = select(outcomes.c.id).where(outcomes.c.hit_id == reveal_requests.c.hit_id)
-    without_outcome = conn.execute(
-        select(func.count()).select_from(reveal_requests).where(~has_outcome.exists())
-    ).scalar_one()
-    unreviewed = conn.execute(
-        select(hits.c.first_seen).where(
-            and_(
-                hits.c.status == "open",
-                ~select(outcomes.c.id).where(outcomes.c.hit_id == hits.c.id).exists(),
-            )
-        )
-    ).all()
-    buckets = {name: 0 for name, _ in AGE_BUCKETS}
-    for (first_seen,) in unreviewed:
-        age = now - utc(first_seen)
-        for name, days in AGE_BUCKETS:
-            if days is None or age <= timedelta(days=days):
-                buckets[name] += 1
-                break
-    mix = conn.execute(
-        select(outcomes.c.outcome, func.count())
-        .group_by(outcomes.c.outcome)
-        .order_by(outcomes.c.outcome)
-    ).all()
-    denied = conn.execute(
-        select(audit_entries.c.actor_id, func.count())
-        .where(audit_entries.c.result == "denied")
-        .group_by(audit_entries.c.actor_id)
-        .order_by(audit_entries.c.actor_id)
-    ).all()
-    return {
-        "as_of": now.isoformat(),
-        "disclosures_per_user": {str(user): int(n) for user, n in per_user},
-        "disclosures_per_policy": {str(policy): int(n) for policy, n in per_policy},
-        "requests_without_outcome": int(without_outcome),
-        "hits_unreviewed_by_age": buckets,
-        "outcome_mix": {str(outcome): int(n) for outcome, n in mix},
-        "denied_attempts_per_user": {str(actor): int(n) for actor, n in denied},
-    }
+    return audit_reads.statistics(conn, principal, utcnow())

@@ -24,12 +24,12 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from contract import Manifest
+from matcher.actions import extracts as extract_actions
 from matcher.core.audit import Outcome
 from matcher.errors import (
     ConflictError,
     MalformedUpload,
     MatcherError,
-    NotFound,
     PayloadTooLarge,
 )
 from matcher.service.deps import AppState, Principal, app_state, connection, record, require
@@ -40,8 +40,6 @@ from matcher.store.database import utcnow
 from matcher.store.extracts import (
     Extract,
     NewExtract,
-    get_extract,
-    list_extracts,
     store_extract,
 )
 from matcher.store.tables import extracts as extracts_table
@@ -376,10 +374,7 @@ def get_extracts(
     conn: Annotated[Connection, Depends(connection)],
 ) -> list[ExtractOut]:
     """Data officers see their own company's extracts; admins see all."""
-    company = None if principal.role == "admin" else principal.own_company()
-    found = [ExtractOut.of(e) for e in list_extracts(conn, company)]
-    record(conn, principal, "extract.list", None if company is None else {"company": company})
-    return found
+    return [ExtractOut.of(e) for e in extract_actions.list_extracts(conn, principal, utcnow())]
 
 
 @router.get("/extracts/{extract_id}")
@@ -388,9 +383,4 @@ def get_one_extract(
     principal: Annotated[Principal, Depends(require("data_officer", "admin"))],
     conn: Annotated[Connection, Depends(connection)],
 ) -> ExtractOut:
-    company = None if principal.role == "admin" else principal.own_company()
-    extract = get_extract(conn, extract_id, company)
-    if extract is None:
-        raise NotFound(f"no extract {extract_id}")
-    record(conn, principal, "extract.read", _upload_object(extract.id, extract.company_id))
-    return ExtractOut.of(extract)
+    return ExtractOut.of(extract_actions.read_extract(conn, principal, extract_id, utcnow()))

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from matcher.errors import NotFound
-from matcher.service.deps import Principal, connection, record, require
+from matcher.actions import hits
+from matcher.service.deps import Principal, connection, require
 from matcher.store.cursors import decode_cursor, encode_cursor
-from matcher.store.database import MAX_ROW_ID
-from matcher.store.hits import CompanyHit, hit_for_company, hits_for_company
+from matcher.store.database import MAX_ROW_ID, utcnow
+from matcher.store.hits import CompanyHit
 
 __all__ = ["HitId", "router"]
 
@@ -68,10 +68,10 @@ def get_hits(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> HitPage:
-    company = principal.own_company()
-    items = hits_for_company(
+    items = hits.list_hits(
         conn,
-        company,
+        principal,
+        utcnow(),
         status=status,
         rule=rule,
         band=band,
@@ -80,7 +80,6 @@ def get_hits(
     )
     more = len(items) > limit
     items = items[:limit]
-    record(conn, principal, "hit.list", {"company": company})
     return HitPage(
         items=[HitOut.of(h) for h in items],
         next_cursor=encode_cursor(items[-1].id) if more else None,
@@ -89,9 +88,4 @@ def get_hits(
 
 @router.get("/hits/{hit_id}")
 def get_hit(hit_id: HitId, principal: Reader, conn: Conn) -> HitOut:
-    company = principal.own_company()
-    hit = hit_for_company(conn, hit_id, company)
-    if hit is None:
-        raise NotFound(f"no hit {hit_id}")
-    record(conn, principal, "hit.read", {"hit": str(hit_id), "company": company})
-    return HitOut.of(hit)
+    return HitOut.of(hits.read_hit(conn, principal, hit_id, utcnow()))

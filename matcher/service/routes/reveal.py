@@ -8,7 +8,7 @@
     POST /v1/hits/{id}/outcome                    investigator of a company in the hit
     GET  /v1/subject-report?token=HEX             admin: what the matcher holds about one person
 
-The policy decides (:mod:`matcher.core.decisions`), :mod:`matcher.service.reveal_flow` acts (for
+The policy decides (:mod:`matcher.core.decisions`), :mod:`matcher.actions.reveal` acts (for
 these routes and the web pages alike) and writes every decision to the audit log in the
 request's own transaction. A refusal by the policy is *returned* as a 403
 problem response, not raised, so the transaction commits: its audit entry must survive even
@@ -33,10 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection
 
 from contract import REF_COLUMN, token_column
+from matcher.actions import reveal as flow
 from matcher.core.audit import Actor, Outcome
 from matcher.errors import InvalidInput
 from matcher.purge import run_purge
-from matcher.service import reveal_flow as flow
 from matcher.service.deps import AppState, Principal, app_state, connection, require
 from matcher.service.problems import problem_response
 from matcher.service.routes.hits import HitId
@@ -274,7 +274,7 @@ def _out(request: store.StoredRequest, principal: Principal, conn: Connection) -
 
 
 # --- requests --------------------------------------------------------------------------------
-# The actions live in :mod:`matcher.service.reveal_flow`, shared with the web pages.
+# The actions live in :mod:`matcher.actions.reveal`, shared with the web pages.
 
 
 @router.post(

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
+from matcher.actions.principal import Principal
+from matcher.actions.refusal import Refused
 from matcher.core import decisions
 from matcher.core.audit import (
     Actor,
@@ -39,7 +41,6 @@ from matcher.disclosure import (
     disclose,
 )
 from matcher.errors import NotFound
-from matcher.service.deps import Principal
 from matcher.store import audit
 from matcher.store import reveal as store
 from matcher.store.audit import system_actor
@@ -60,20 +61,6 @@ __all__ = [
     "request_form",
     "visible_requests",
 ]
-
-
-@dataclass(frozen=True)
-class Refused:
-    """An action the policy (or the data) refused; already written to the audit log.
-
-    ``status``/``slug``/``title``/``detail`` make the API's problem response; ``code`` is the
-    policy's reason code (None for problems that are not the policy's, like personal data)."""
-
-    status: int
-    slug: str
-    title: str
-    detail: str
-    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -403,6 +390,18 @@ def decide(
         assert isinstance(verdict, Denied)
         audit.append(conn, outcome=Outcome("denied", verdict.code), **entry)
         return _refusal(verdict)
+    # The approver's reason goes into the decision's entry (docs/approver.md says so), which
+    # leaves the company: refused cleanly if it looks like personal data.
+    if _free_text_problem(who, now, reason=reason) is not None:
+        audit.append(conn, outcome=Outcome("denied", "personal_data_in_text"), **entry)
+        return Refused(
+            422,
+            "personal-data-in-decision",
+            "Personal data in the reason",
+            "The reason looks like it contains personal data (an identity number or e-mail "
+            "address); the audit log must not hold any. Give the reason without it.",
+            "personal_data",
+        )
     store.add_decision(
         conn,
         store.Decision(
@@ -438,7 +437,7 @@ def decide(
             store.complete_request(
                 conn, request.id, "approved", now, now + policy.reveal.disclosure_ttl
             )
-    audit.append(conn, outcome=Outcome("allowed"), **entry)
+    audit.append(conn, outcome=Outcome("allowed", reason), **entry)
     updated = store.get_request(conn, request.id)
     assert updated is not None
     return updated

@@ -1,4 +1,5 @@
-"""The investigator's review queue and what a hit page shows beside the hit itself.
+"""The investigator's review queue and what a hit page reads beside the hit itself (the store
+side: queries and the stored Parquet, by value; :mod:`matcher.actions.hits` logs the reads).
 
 The queue is the own company's hits (either side), filtered by status, rule, band and age,
 oldest first, with counts per status and band for the current filter, in numbered pages.
@@ -9,19 +10,17 @@ counterpart's.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Connection, and_, func, select
 
 from matcher.core.matching.rules import policy_digest
-from matcher.settings import Settings
 from matcher.store.blobs import BlobStore
 from matcher.store.hits import VISIBLE_COLUMNS, CompanyHit, company_hit, involving
 from matcher.store.tables import extracts, hits, policies
-from matcher.web.timeline import Period
 
 __all__ = [
     "PER_PAGE",
@@ -29,8 +28,8 @@ __all__ = [
     "QueuePage",
     "hit_policy",
     "own_contract_period",
+    "policy_text",
     "review_queue",
-    "rule_description",
 ]
 
 PER_PAGE = 25
@@ -106,8 +105,9 @@ def review_queue(
 
 def own_contract_period(
     conn: Connection, blobs: BlobStore, hit_id: int, company_id: str
-) -> Period | None:
-    """The own record's contract period from the extract the hit came from, if still stored."""
+) -> tuple[date, date | None] | None:
+    """The own record's contract period (start, end or None when ongoing) from the extract the
+    hit came from, if still stored."""
     row = conn.execute(
         select(
             hits.c.company_a, hits.c.ref_a, hits.c.extract_a, hits.c.ref_b, hits.c.extract_b
@@ -137,7 +137,7 @@ def own_contract_period(
     if found.height == 0:
         return None
     start, end = found.row(0)
-    return Period(start, end) if isinstance(start, date) else None
+    return (start, end) if isinstance(start, date) else None
 
 
 def hit_policy(conn: Connection, hit_id: int, company_id: str) -> tuple[str, str] | None:
@@ -150,30 +150,18 @@ def hit_policy(conn: Connection, hit_id: int, company_id: str) -> tuple[str, str
     return None if row is None else (row.policy_id, row.policy_digest)
 
 
-def _policy_text(conn: Connection, settings: Settings, policy_id: str, digest: str) -> str | None:
+def policy_text(
+    conn: Connection, policy_id: str, digest: str, policy_file: Path | None
+) -> str | None:
+    """The text of the policy version a hit was found under: the stored one, or ``policy_file``
+    (the matcher's configured policy, for a run from a file never activated) if unchanged."""
     raw = conn.execute(
         select(policies.c.raw).where(policies.c.id == policy_id, policies.c.digest == digest)
     ).scalar_one_or_none()
     if raw is not None:
         return str(raw)
-    # A policy run from a file that was never activated in the store: that file, if unchanged.
-    if settings.policy_path is not None and settings.policy_path.is_file():
-        data = settings.policy_path.read_bytes()
+    if policy_file is not None and policy_file.is_file():
+        data = policy_file.read_bytes()
         if policy_digest(data) == digest:
             return data.decode("utf-8")
-    return None
-
-
-def rule_description(
-    conn: Connection, settings: Settings, policy_id: str, digest: str, rule_id: str
-) -> str | None:
-    """The policy's own description of the rule, with its overlap threshold filled in."""
-    text = _policy_text(conn, settings, policy_id, digest)
-    if text is None:
-        return None
-    for rule in tomllib.loads(text).get("rules", []):
-        if rule.get("id") == rule_id and isinstance(rule.get("description"), str):
-            days = rule.get("min_overlap_days")
-            description: str = rule["description"]
-            return description.replace("min_overlap_days", f"{days} days") if days else description
     return None
