@@ -103,7 +103,12 @@ def _web_reveal(rw: RevealWorld, fields: list[str]) -> str:
     assert REQUEST["justification"] in page.text
     decided = rw.client.post(
         f"/web/requests/{request_id}/decision",
-        data={"decision": "approve", "reason": "fits the case", "csrf_token": token},
+        # The same reason as the API call: it is in the entry (reveal_kit.decide).
+        data={
+            "decision": "approve",
+            "reason": "the justification matches the case",
+            "csrf_token": token,
+        },
         follow_redirects=False,
     )
     assert decided.status_code == 303, decided.text
