@@ -37,6 +37,7 @@ class Site:
     hits: dict[str, list[dict[str, Any]]]  # company -> hits its investigator sees
     row_counts: dict[str, int]
     auditor_token: str = ""
+    data_dir: Path | None = None  # the matcher's data directory (for `matcher audit export`)
 
 
 def sign_in(page: Page, token: str) -> None:

@@ -77,7 +77,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         )
         assert response.status_code == 201, response.text
         auditor = response.json()["token"]
-        yield Site(url, admin_token, tokens, hits, row_counts, auditor)
+        yield Site(url, admin_token, tokens, hits, row_counts, auditor, settings.data_dir)
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import re
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from matcher.cli.main import main as matcher_main
 from tests.web.browser import Site, screenshot, sign_in
 
 pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[dev]')")
@@ -204,3 +208,89 @@ def test_the_language_switch_changes_the_page_text(browser_sv: BrowserContext) -
     page.reload()
     expect(page.get_by_role("button", name="Change language")).to_be_visible()
     assert re.search(r"Logga in", page.content()) is None
+
+
+def _exported(site: Site, tmp_path: Path) -> list[dict[str, Any]]:
+    """The entries of `matcher audit export` of the running matcher's data directory."""
+    assert site.data_dir is not None
+    out = tmp_path / "audit.jsonl"
+    assert (
+        matcher_main(["audit", "export", "--data-dir", str(site.data_dir), "--out", str(out)]) == 0
+    )
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return [line for line in lines if "seq" in line]
+
+
+def _api_actor(site: Site, token: str) -> dict[str, Any]:
+    """The actor the API's entries name for ``token`` (read back from its own hit.list)."""
+    with httpx.Client(base_url=site.url) as client:
+        assert client.get("/v1/hits", headers={"Authorization": f"Bearer {token}"}).is_success
+        entries = client.get(
+            "/v1/audit/entries",
+            params={"action": "hit.list"},
+            headers={"Authorization": f"Bearer {site.auditor_token}"},
+        ).json()["items"]
+    return dict(entries[-1]["actor"])
+
+
+def test_an_investigator_opening_the_queue_and_a_hit_leaves_hit_list_and_hit_read(
+    page: Page, site: Site, tmp_path: Path
+) -> None:
+    company = next(c for c in sorted(site.hits) if site.hits[c])
+    token = site.tokens[company]["investigator"]
+    actor = _api_actor(site, token)
+    start = max(e["seq"] for e in _exported(site, tmp_path))
+    sign_in(page, token)
+    page.goto("/web/queue")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    hit_id = site.hits[company][0]["id"]
+    page.goto(f"/web/hits/{hit_id}")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+    new = [e for e in _exported(site, tmp_path) if e["seq"] > start]
+    listed = [e for e in new if e["action"] == "hit.list"]
+    read = [e for e in new if e["action"] == "hit.read"]
+    assert listed and read, [e["action"] for e in new]
+    assert listed[-1]["actor"] == actor and listed[-1]["object"] == {"company": company}
+    assert read[-1]["actor"] == actor
+    assert read[-1]["object"] == {"hit": str(hit_id), "company": company}
+
+
+def test_an_admin_adding_and_revoking_a_user_in_the_browser_leaves_the_entries(
+    page: Page, site: Site, tmp_path: Path
+) -> None:
+    start = max(e["seq"] for e in _exported(site, tmp_path))
+    sign_in(page, site.admin_token)
+    page.get_by_label("Name", exact=True).fill("log-checked-auditor")
+    page.get_by_label("Role").select_option("auditor")
+    page.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("User log-checked-auditor created")
+    page.get_by_role("link", name="Back to the users").click()
+    row = page.get_by_role("row").filter(has_text="log-checked-auditor")
+    row.get_by_role("button", name="Revoke log-checked-auditor").click()
+    expect(page.get_by_role("row").filter(has_text="log-checked-auditor")).to_contain_text(
+        "Revoked"
+    )
+
+    new = [e for e in _exported(site, tmp_path) if e["seq"] > start]
+    [created] = [e for e in new if e["action"] == "user.create"]
+    [revoked] = [e for e in new if e["action"] == "user.revoke"]
+    assert created["actor"]["role"] == "admin" and created["actor"]["id"] != "anonymous"
+    assert revoked["actor"] == created["actor"]
+    assert created["outcome"] == {"result": "allowed", "reason": "role auditor"}
+    assert revoked["object"] == created["object"]  # the same user, by opaque id
+    # The admin's user id is the one of the initial admin (the first entry of the log).
+    assert created["actor"]["id"] == _exported(site, tmp_path)[0]["object"]["user"]
+
+
+def test_a_failed_sign_in_in_the_browser_is_an_access_denied_entry(
+    page: Page, site: Site, tmp_path: Path
+) -> None:
+    start = max(e["seq"] for e in _exported(site, tmp_path))
+    sign_in(page, "cc_not-a-token-anyone-holds")
+    expect(page.get_by_text("This token is unknown or revoked")).to_be_visible()
+    new = [e for e in _exported(site, tmp_path) if e["seq"] > start]
+    denied = [e for e in new if e["action"] == "access.denied"]
+    assert denied[-1]["actor"] == {"id": "anonymous", "role": "anonymous", "company": None}
+    assert denied[-1]["outcome"] == {"result": "denied", "reason": "unauthenticated"}
+    assert denied[-1]["object"] == {"route": "POST /web/sign-in"}

@@ -171,6 +171,10 @@ def test_reveal_approve_disclose_outcome_and_audit(browser: Browser, site: Site)
         "No issue: explained"
     )
     screenshot(auditor, "audit-stats", readme=True)
+    # Per approver: how many requests they approved and denied (docs/approver.md).
+    decided_rows = [
+        row.split() for row in auditor.locator("#decisions-per-approver tbody tr").all_inner_texts()
+    ]
     auditor_ctx.close()
 
     # The page actions left the API's entries: the same actions, actors and request id.
@@ -186,6 +190,10 @@ def test_reveal_approve_disclose_outcome_and_audit(browser: Browser, site: Site)
     assert filed["fields"] and filed["request_id"]
     approved = by_action[("reveal.approve", "allowed")]
     assert approved["actor"]["company"] == counterpart
+    # The approver's reason is in the decision's entry (docs/approver.md).
+    assert approved["outcome"]["reason"] == "Purpose and case fit the policy."
+    [approver_row] = [r for r in decided_rows if r[0] == approved["actor"]["id"]]
+    assert int(approver_row[1]) >= 1  # approved
     read = by_action[("disclosure.read", "allowed")]
     assert read["request_id"] == filed["request_id"] == approved["request_id"]
     assert read["fields"] == filed["fields"]
