@@ -217,8 +217,8 @@ def _db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
     import uvicorn  # imported late: only this command needs the server
 
+    from matcher.app import create_app
     from matcher.service.accesslog import log_config
-    from matcher.service.app import create_app
 
     settings = open_settings(args.data_dir)
     app = create_app(settings)

@@ -1,5 +1,7 @@
-"""The matcher's HTTP API (FastAPI): app factory, auth dependencies, problem responses, routes."""
+"""The matcher's HTTP API (FastAPI): auth dependencies, problem responses, routes.
 
-from matcher.service.app import create_app
+The app itself is composed in :mod:`matcher.app` (``create_app(settings)``), which adds the
+pages (:mod:`matcher.web`) to these routes.
+"""
 
-__all__ = ["create_app"]
+__all__: list[str] = []

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -40,13 +41,23 @@ from matcher.store.cursors import decode_cursor, encode_cursor
 from matcher.store.database import utcnow
 from matcher.store.tables import audit_checkpoints, audit_entries, audit_nodes
 
-if TYPE_CHECKING:
-    from matcher.settings import Settings
+
+class LogKey(Protocol):
+    """Where the log's signing key is and the log's name: values the caller passes in (the
+    settings do), so the store reads no configuration of its own."""
+
+    @property
+    def log_origin(self) -> str: ...
+
+    @property
+    def log_private_key_path(self) -> Path: ...
+
 
 __all__ = [
     "ADVISORY_LOCK_KEY",
     "EntryFilter",
     "EntryPage",
+    "LogKey",
     "StoredNodes",
     "append",
     "entries",
@@ -54,6 +65,7 @@ __all__ = [
     "latest_checkpoint",
     "log_size",
     "node_source",
+    "one_entry_bytes",
     "system_actor",
 ]
 
@@ -235,6 +247,14 @@ def entries(
     return EntryPage(items, encode_cursor(int(rows[-1].seq)) if more else None)
 
 
+def one_entry_bytes(conn: Connection, seq: int) -> bytes | None:
+    """The stored canonical bytes of entry ``seq``, or None when the log has no such entry."""
+    found = conn.execute(
+        select(audit_entries.c.entry).where(audit_entries.c.seq == seq)
+    ).scalar_one_or_none()
+    return None if found is None else bytes(found)
+
+
 def entry_bytes(conn: Connection, size: int, *, batch: int = 1000) -> Iterator[bytes]:
     """The stored canonical bytes of entries 0..size-1, in order, read in batches (exports)."""
     start = 0
@@ -255,7 +275,7 @@ def entry_bytes(conn: Connection, size: int, *, batch: int = 1000) -> Iterator[b
 # --- Checkpoints -------------------------------------------------------------------------------
 
 
-def _log_key(settings: Settings) -> bytes:
+def _log_key(settings: LogKey) -> bytes:
     try:
         return settings.log_private_key_path.read_bytes()
     except OSError as exc:
@@ -265,7 +285,7 @@ def _log_key(settings: Settings) -> bytes:
         ) from exc
 
 
-def latest_checkpoint(conn: Connection, settings: Settings, size: int | None = None) -> str:
+def latest_checkpoint(conn: Connection, settings: LogKey, size: int | None = None) -> str:
     """The signed note (C2SP tlog-checkpoint) for the log's current size, or for ``size``.
 
     Signed with the log key under the key name ``settings.log_origin`` and cached by size.

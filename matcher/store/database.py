@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -21,8 +21,13 @@ from sqlalchemy.engine import make_url
 
 from matcher.errors import InvalidInput
 
-if TYPE_CHECKING:
-    from matcher.settings import Settings
+
+class DatabaseAt(Protocol):
+    """Which database to use: a value the caller passes (the settings are one)."""
+
+    @property
+    def database_url(self) -> str: ...
+
 
 __all__ = [
     "MAX_ROW_ID",
@@ -96,7 +101,7 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
-def upgrade_database(settings: Settings) -> None:
+def upgrade_database(settings: DatabaseAt) -> None:
     """``matcher db upgrade``: bring the schema to the newest migration."""
     engine = create_database_engine(settings.database_url)
     try:

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 from matcher.store.database import utc, utcnow
 from matcher.store.tables import runs
 
-__all__ = ["Run", "create_run", "fail_run", "finish_run", "get_run"]
+__all__ = ["Run", "create_run", "fail_run", "finish_run", "get_run", "recent_runs"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +95,10 @@ def fail_run(conn: Connection, run_id: str, error: str) -> None:
 def get_run(conn: Connection, run_id: str) -> Run | None:
     row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
     return None if row is None else _run(row)
+
+
+def recent_runs(conn: Connection, limit: int) -> list[Run]:
+    """The latest ``limit`` runs, newest first."""
+    ids = conn.execute(select(runs.c.id).order_by(runs.c.started_at.desc()).limit(limit)).scalars()
+    found = [get_run(conn, run_id) for run_id in ids]
+    return [run for run in found if run is not None]

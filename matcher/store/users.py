@@ -19,6 +19,7 @@ __all__ = [
     "User",
     "add_user",
     "audit_object",
+    "get_user",
     "list_users",
     "revoke_user",
     "token_holder",
@@ -92,6 +93,12 @@ def revoke_user(conn: Connection, name: str) -> User:
 
 def list_users(conn: Connection) -> list[User]:
     return [_user(r) for r in conn.execute(select(users).order_by(users.c.name))]
+
+
+def get_user(conn: Connection, user_id: int) -> User | None:
+    """The user with this id, revoked or not."""
+    row = conn.execute(select(users).where(users.c.id == user_id)).first()
+    return None if row is None else _user(row)
 
 
 def user_for_token(conn: Connection, token: str) -> User | None:

@@ -12,18 +12,18 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from matcher.actions import admin as actions
 from matcher.actions.principal import Principal
+from matcher.core.vocabulary import COMPANY_ROLES, ROLES
 from matcher.errors import ConflictError, InvalidInput, NoActivePolicy, RunFailed
 from matcher.runs import start_run
 from matcher.service.deps import AppState, app_state, connection
 from matcher.store.companies import list_companies
-from matcher.store.runs import Run, get_run
-from matcher.store.tables import COMPANY_ROLES, ROLES, runs
+from matcher.store.runs import Run, recent_runs
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import signed_in
@@ -168,11 +168,7 @@ def revoke_user_form(name: str, admin: Admin, state: State) -> Response:
 
 
 def _recent_runs(conn: Connection) -> list[Run]:
-    ids = conn.execute(
-        select(runs.c.id).order_by(runs.c.started_at.desc()).limit(_RUNS_SHOWN)
-    ).scalars()
-    found = [get_run(conn, run_id) for run_id in ids]
-    return [run for run in found if run is not None]
+    return recent_runs(conn, _RUNS_SHOWN)
 
 
 def _runs_page(request: Request, conn: Connection, error: str | None, value: str) -> Response:

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy import Connection
 from starlette.responses import RedirectResponse, Response
 
+from matcher.actions import policies as policy_actions
 from matcher.core.policy import Policy, PolicyError, Problem, load_policy
 from matcher.errors import ConflictError
-from matcher.service import policy_actions
 from matcher.service.deps import AppState, Principal, app_state, record
 from matcher.store.database import utcnow
 from matcher.store.policies import list_policies, policy_problems, retire_policy
@@ -125,9 +125,9 @@ def activate_form(
         error = "policy_text"
     else:
         try:
-            result = policy_actions.activate(state, raw, who)
+            result = policy_actions.activate(state.engine, raw, who)
         except PolicyError as exc:
-            policy_actions.record_refusal(state, who, exc)
+            policy_actions.record_refusal(state.engine, who, exc)
             problems = list(exc.problems)
         except ConflictError:
             error = "policy_conflict"

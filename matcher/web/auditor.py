@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from matcher.actions import audit_reads
@@ -39,7 +39,6 @@ from matcher.settings import Settings
 from matcher.store import audit
 from matcher.store.database import utcnow
 from matcher.store.statistics import AGE_BUCKETS, disclosures_per_user_per_day
-from matcher.store.tables import audit_entries
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import signed_in
@@ -154,10 +153,7 @@ def log_page(
 
 
 def _entry_bytes(conn: Connection, seq: int) -> bytes | None:
-    found = conn.execute(
-        select(audit_entries.c.entry).where(audit_entries.c.seq == seq)
-    ).scalar_one_or_none()
-    return None if found is None else bytes(found)
+    return audit.one_entry_bytes(conn, seq)
 
 
 def entry_proof(conn: Connection, settings: Settings, seq: int, raw: bytes) -> EntryProof:

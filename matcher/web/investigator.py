@@ -20,11 +20,11 @@ from starlette.responses import Response
 from matcher.actions import hits as hit_actions
 from matcher.actions import reveal as flow
 from matcher.actions.hits import QueueFilter
+from matcher.core.vocabulary import BANDS, HIT_STATUSES, OUTCOME_REASONS, OUTCOMES
 from matcher.errors import NotFound
 from matcher.service.deps import AppState, Principal, app_state, connection
 from matcher.store import reveal as store
 from matcher.store.hits import hit_for_company
-from matcher.store.tables import HIT_STATUSES, OUTCOME_REASONS, OUTCOMES
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import signed_in
@@ -37,7 +37,6 @@ router = APIRouter(prefix="/web", include_in_schema=False, dependencies=[Depends
 Reader = Annotated[Principal, Depends(signed_in("investigator", "approver"))]
 Conn = Annotated[Connection, Depends(connection)]
 
-BANDS = ("strong", "review")
 AGES = (7, 30, 90)  # "first seen at least N days ago": what is getting stale
 
 

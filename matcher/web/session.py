@@ -26,7 +26,7 @@ from starlette.types import ASGIApp
 
 from matcher.errors import MatcherError, PermissionDenied
 from matcher.service.deps import AppState, Principal, app_state
-from matcher.store.tables import users
+from matcher.store.users import get_user
 
 __all__ = [
     "ABSOLUTE_LIMIT",
@@ -206,7 +206,7 @@ def signed_in(*roles: str) -> Callable[..., Principal]:
         if session.user_id is None:
             raise SignInRequired()
         with state.engine.connect() as conn:
-            row = conn.execute(users.select().where(users.c.id == session.user_id)).first()
+            row = get_user(conn, session.user_id)
         if row is None or row.revoked_at is not None:
             session.sign_out()
             raise SignInRequired("the session ended: the user was revoked")

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from matcher.service import create_app
+from matcher.app import create_app
 from matcher.settings import Settings, init_data_dir
 from matcher.store.database import create_database_engine, upgrade_engine
 from matcher.store.tables import metadata

@@ -235,7 +235,7 @@ def test_replayed_old_package_after_a_newer_one_is_refused(
 def test_oversized_body_is_413_by_header_and_by_stream(
     tmp_path: Path, world: Callable[..., World], engine: Engine
 ) -> None:
-    from matcher.service import create_app
+    from matcher.app import create_app
 
     w = world()
     small = w.settings.model_copy(update={"max_upload_bytes": 1000})

@@ -33,8 +33,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from contract import pem_fingerprint
+from matcher.app import create_app
 from matcher.cli.main import main
-from matcher.service import create_app
 from matcher.settings import load_settings
 from tests.matcher.factories import auth, public_pem
 

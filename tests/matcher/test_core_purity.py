@@ -76,3 +76,35 @@ def test_the_checker_catches_what_it_forbids(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert len(_problems(bad)) == 5
+
+
+# --- transitively: what the core imports, and what that imports, stays below it -----------
+
+# The layers under the core (crypto, errors, the wire contract) may touch files and the OS
+# (crypto reads key files); none of them may pull in a web framework, HTTP or a database.
+BELOW_CORE = ("matcher.crypto", "matcher.errors", "contract")
+NEVER_UNDER_THE_CORE = {"fastapi", "starlette", "httpx", "sqlalchemy", "alembic", "uvicorn"}
+
+
+def _closure() -> set[str]:
+    grimp = pytest.importorskip("grimp", reason="grimp comes with import-linter (dev extra)")
+    graph = grimp.build_graph("matcher", "contract", include_external_packages=True)
+    reached: set[str] = set()
+    for module in graph.modules:
+        if module == "matcher.core" or module.startswith("matcher.core."):
+            reached |= graph.find_upstream_modules(module)
+    return reached
+
+
+def test_core_imports_only_itself_and_the_layers_below_it_transitively() -> None:
+    reached = _closure()
+    project = {m for m in reached if m.split(".")[0] in {"matcher", "contract"}}
+    strays = sorted(
+        m
+        for m in project
+        if not m.startswith("matcher.core")
+        and not any(m == b or m.startswith(b + ".") for b in BELOW_CORE)
+    )
+    assert strays == []
+    frameworks = sorted(m for m in reached if m.split(".")[0] in NEVER_UNDER_THE_CORE)
+    assert frameworks == []

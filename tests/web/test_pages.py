@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from matcher.service import create_app
+from matcher.app import create_app
 from matcher.settings import init_data_dir
 from matcher.store.companies import add_company
 from matcher.store.database import create_database_engine

@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
+from matcher.actions import policies as policy_actions
 from matcher.core.policy import PolicyError
-from matcher.service import policy_actions
 from matcher.service.deps import AppState, Principal, app_state, connection, record, require
 from matcher.service.problems import problem_response
 from matcher.store.database import utcnow
@@ -83,7 +83,7 @@ def get_policies(principal: Reader, conn: Conn) -> list[PolicyOut]:
 
 
 def _activate(state: AppState, raw: bytes, principal: Principal) -> tuple[PolicyOut, bool]:
-    result = policy_actions.activate(state, raw, principal)
+    result = policy_actions.activate(state.engine, raw, principal)
     return PolicyOut.of(result.policy), result.changed
 
 
@@ -111,7 +111,7 @@ async def post_policy(
     try:
         out, changed = await run_in_threadpool(_activate, state, raw, principal)
     except PolicyError as exc:
-        await run_in_threadpool(policy_actions.record_refusal, state, principal, exc)
+        await run_in_threadpool(policy_actions.record_refusal, state.engine, principal, exc)
         problems: list[dict[str, Any]] = [
             {"path": p.path, "message": p.message, "line": p.line, "column": p.column}
             for p in exc.problems

@@ -19,9 +19,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from matcher.app import create_app
 from matcher.cli.main import main as matcher_main
 from matcher.core.audit import AuditEntry
-from matcher.service import create_app
 from matcher.store import audit
 from matcher.store.extracts import NewExtract, store_extract
 from matcher.store.hits import FoundHit, upsert_hits

@@ -8,8 +8,8 @@ from pathlib import Path
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
+from matcher.app import create_app
 from matcher.core.vocabulary import AuditAction
-from matcher.service import create_app
 from matcher.service.audited import AUDITED, EXEMPT
 from matcher.settings import init_data_dir
 

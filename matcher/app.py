@@ -1,4 +1,4 @@
-"""The FastAPI application factory: ``create_app(settings)`` builds everything once.
+"""The composition root: ``create_app(settings)`` builds the API and the pages once.
 
 Configuration is read by the caller (CLI or tests) and passed in; the engine, blob store and
 the reveal key fingerprint live on ``app.state.matcher`` for the dependencies in ``deps``.
@@ -31,6 +31,7 @@ from matcher.service.routes.runs import router as runs_router
 from matcher.settings import Settings
 from matcher.store.blobs import BlobStore
 from matcher.store.database import create_database_engine
+from matcher.web import install_web
 
 __all__ = ["create_app"]
 
@@ -107,8 +108,5 @@ def create_app(settings: Settings) -> FastAPI:
         reveal_router,
     ):
         app.include_router(router)
-    # Imported here: the web package builds on matcher.service.deps, which imports this package.
-    from matcher.web import install_web
-
     install_web(app, settings)  # after the API's routers and error handlers: it wraps them
     return app

@@ -9,9 +9,12 @@ its own: who tried and how many problems the file had, not the problems themselv
 
 from __future__ import annotations
 
+from sqlalchemy import Engine
+
+from matcher.actions.entries import record
+from matcher.actions.principal import Principal
 from matcher.core.audit import Outcome
 from matcher.core.policy import PolicyError
-from matcher.service.deps import AppState, Principal, record
 from matcher.store import audit
 from matcher.store.database import utcnow
 from matcher.store.policies import ActivationResult, activate_policy
@@ -19,15 +22,17 @@ from matcher.store.policies import ActivationResult, activate_policy
 __all__ = ["activate", "record_refusal"]
 
 
-def activate(state: AppState, raw: bytes, principal: Principal) -> ActivationResult:
+def activate(engine: Engine, raw: bytes, principal: Principal) -> ActivationResult:
     """Check ``raw`` and make it the active version; raises PolicyError or ConflictError."""
-    with state.engine.begin() as conn:
-        result = activate_policy(conn, raw, actor=principal.actor, now=utcnow())
+    with engine.begin() as conn:
+        now = utcnow()
+        result = activate_policy(conn, raw, actor=principal.actor, now=now)
         if not result.changed:
             record(
                 conn,
                 principal,
                 "policy.activate",
+                now,
                 {"policy": result.policy.id, "version": result.policy.version},
                 reason="already_active",
                 policy=result.policy.ref,
@@ -35,9 +40,9 @@ def activate(state: AppState, raw: bytes, principal: Principal) -> ActivationRes
         return result
 
 
-def record_refusal(state: AppState, principal: Principal, error: PolicyError) -> None:
+def record_refusal(engine: Engine, principal: Principal, error: PolicyError) -> None:
     """Log a refused activation (nothing else is stored)."""
-    with state.engine.begin() as conn:
+    with engine.begin() as conn:
         audit.append(
             conn,
             actor=principal.actor,
