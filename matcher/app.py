@@ -3,7 +3,7 @@
 Configuration is read by the caller (CLI or tests) and passed in; the engine, blob store and
 the reveal key fingerprint live on ``app.state.matcher`` for the dependencies in ``deps``.
 Every refused request (401, 403, 404 on an object) is written to the audit log on its way to
-the problem+json handler (:func:`matcher.service.deps.record_denied`).
+the problem+json handler (:func:`matcher.api.deps.record_denied`).
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from matcher.api.deps import AppState, record_denied
+from matcher.api.problems import install_problem_handlers
+from matcher.api.routes.admin import router as admin_router
+from matcher.api.routes.audit import router as audit_router
+from matcher.api.routes.extracts import router as extracts_router
+from matcher.api.routes.health import router as health_router
+from matcher.api.routes.hits import router as hits_router
+from matcher.api.routes.policies import router as policies_router
+from matcher.api.routes.reveal import router as reveal_router
+from matcher.api.routes.runs import router as runs_router
 from matcher.crypto import reveal_key_fingerprint
 from matcher.errors import ConfigError, MatcherError
-from matcher.service.deps import AppState, record_denied
-from matcher.service.problems import install_problem_handlers
-from matcher.service.routes.admin import router as admin_router
-from matcher.service.routes.audit import router as audit_router
-from matcher.service.routes.extracts import router as extracts_router
-from matcher.service.routes.health import router as health_router
-from matcher.service.routes.hits import router as hits_router
-from matcher.service.routes.policies import router as policies_router
-from matcher.service.routes.reveal import router as reveal_router
-from matcher.service.routes.runs import router as runs_router
 from matcher.settings import Settings
 from matcher.store.blobs import BlobStore
 from matcher.store.database import create_database_engine
@@ -36,7 +36,7 @@ from matcher.web import install_web
 __all__ = ["create_app"]
 
 _DENIED_STATUSES = (401, 403, 404)
-_log = logging.getLogger("matcher.service")
+_log = logging.getLogger("matcher.api")
 
 
 def _log_denied_attempts(app: FastAPI, state: AppState) -> None:

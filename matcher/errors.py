@@ -1,7 +1,7 @@
 """Errors of the matcher, one tree under :class:`MatcherError`.
 
 Each error carries the HTTP status and the problem ``slug`` it is turned into by
-``matcher.service.problems`` (RFC 9457 problem+json, type ``<PROBLEM_BASE><slug>``), and the CLI
+``matcher.api.problems`` (RFC 9457 problem+json, type ``<PROBLEM_BASE><slug>``), and the CLI
 turns the same errors into exit codes. Messages never contain personal data: at most company ids,
 extract ids, column names and counts.
 

@@ -2,7 +2,7 @@
 
 Data officers see their own company's extracts, admins all. A list leaves ``extract.list``
 (naming the company when the reader is bound to one), a read ``extract.read``. The upload
-itself is streamed by the API (:mod:`matcher.service.intake` checks it) and logged there as
+itself is streamed by the API (:mod:`matcher.api.intake` checks it) and logged there as
 ``upload.accept`` / ``upload.reject``.
 """
 

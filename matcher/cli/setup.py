@@ -217,8 +217,8 @@ def _db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
     import uvicorn  # imported late: only this command needs the server
 
+    from matcher.api.accesslog import log_config
     from matcher.app import create_app
-    from matcher.service.accesslog import log_config
 
     settings = open_settings(args.data_dir)
     app = create_app(settings)

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from matcher.actions import access
 from matcher.actions.principal import Principal
 from matcher.actions.refusal import Refused
-from matcher.service.deps import AppState, app_state
+from matcher.api.deps import AppState, app_state
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import LANGUAGES, current_session, signed_in

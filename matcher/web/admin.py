@@ -18,10 +18,10 @@ from starlette.responses import RedirectResponse, Response
 
 from matcher.actions import admin as actions
 from matcher.actions.principal import Principal
+from matcher.api.deps import AppState, app_state, connection
 from matcher.core.vocabulary import COMPANY_ROLES, ROLES
 from matcher.errors import ConflictError, InvalidInput, NoActivePolicy, RunFailed
 from matcher.runs import start_run
-from matcher.service.deps import AppState, app_state, connection
 from matcher.store.companies import list_companies
 from matcher.store.runs import Run, recent_runs
 from matcher.web.csrf import verify_csrf

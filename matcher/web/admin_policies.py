@@ -15,9 +15,9 @@ from sqlalchemy import Connection
 from starlette.responses import RedirectResponse, Response
 
 from matcher.actions import policies as policy_actions
+from matcher.api.deps import AppState, Principal, app_state, record
 from matcher.core.policy import Policy, PolicyError, Problem, load_policy
 from matcher.errors import ConflictError
-from matcher.service.deps import AppState, Principal, app_state, record
 from matcher.store.database import utcnow
 from matcher.store.policies import list_policies, policy_problems, retire_policy
 from matcher.web.csrf import verify_csrf

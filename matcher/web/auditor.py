@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from starlette.responses import Response
 
 from matcher.actions import audit_reads
+from matcher.api.deps import AppState, Principal, app_state, record
 from matcher.auditlog import Summary, VerifyError, export_lines, verify_export_lines
 from matcher.core.audit import (
     AuditEntry,
@@ -34,7 +35,6 @@ from matcher.core.audit import (
 )
 from matcher.crypto import log_public_key
 from matcher.errors import InvalidInput, NotFound
-from matcher.service.deps import AppState, Principal, app_state, record
 from matcher.settings import Settings
 from matcher.store import audit
 from matcher.store.database import utcnow

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from matcher.actions.extracts import list_extracts
 from matcher.actions.principal import Principal
-from matcher.service.deps import connection
+from matcher.api.deps import connection
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import signed_in

@@ -20,9 +20,9 @@ from starlette.responses import Response
 from matcher.actions import hits as hit_actions
 from matcher.actions import reveal as flow
 from matcher.actions.hits import QueueFilter
+from matcher.api.deps import AppState, Principal, app_state, connection
 from matcher.core.vocabulary import BANDS, HIT_STATUSES, OUTCOME_REASONS, OUTCOMES
 from matcher.errors import NotFound
-from matcher.service.deps import AppState, Principal, app_state, connection
 from matcher.store import reveal as store
 from matcher.store.hits import hit_for_company
 from matcher.web.csrf import verify_csrf

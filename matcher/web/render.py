@@ -22,8 +22,8 @@ from jinja2 import Environment
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from matcher.api.deps import Principal
 from matcher.errors import MatcherError
-from matcher.service.deps import Principal
 from matcher.web.csrf import FIELD as CSRF_FIELD
 from matcher.web.session import LANGUAGES, SignInRequired, current_session, is_web_path
 

@@ -18,9 +18,9 @@ from sqlalchemy import Connection
 from starlette.responses import RedirectResponse, Response
 
 from matcher.actions import reveal as flow
+from matcher.api.deps import AppState, Principal, app_state
+from matcher.api.routes.reveal import clock
 from matcher.core.vocabulary import OUTCOME_REASONS, OUTCOMES, REVEAL_REQUEST_STATUSES
-from matcher.service.deps import AppState, Principal, app_state
-from matcher.service.routes.reveal import clock
 from matcher.store import reveal as store
 from matcher.web.csrf import verify_csrf
 from matcher.web.investigator import hit_page_context

@@ -24,8 +24,8 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from matcher.api.deps import AppState, Principal, app_state
 from matcher.errors import MatcherError, PermissionDenied
-from matcher.service.deps import AppState, Principal, app_state
 from matcher.store.users import get_user
 
 __all__ = [

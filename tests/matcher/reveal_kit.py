@@ -18,9 +18,9 @@ from sqlalchemy import Engine
 
 from connectors.pseudonymise import seal, wrap_data_key
 from contract import SEALED_FIELDS, Manifest, encoding_digest, sealed_column
+from matcher.api.routes.reveal import clock
 from matcher.core.audit import AuditEntry
 from matcher.runs import SHIPPED_POLICY
-from matcher.service.routes.reveal import clock
 from matcher.store.audit import EntryFilter, entries, system_actor
 from matcher.store.database import utcnow
 from matcher.store.policies import activate_policy

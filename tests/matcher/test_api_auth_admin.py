@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from matcher.service.problems import PROBLEM_BASE
+from matcher.api.problems import PROBLEM_BASE
 from tests.matcher.factories import World, auth, public_pem
 
 ROUTES = [

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from matcher.service.problems import PROBLEM_BASE
+from matcher.api.problems import PROBLEM_BASE
 from matcher.store.tables import extracts
 from tests.matcher.factories import World, auth, parquet_bytes
 

@@ -31,7 +31,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.python.asgi import shutdown_lifespans
 from sqlalchemy import Engine
 
-from matcher.service.problems import PROBLEM_BASE
+from matcher.api.problems import PROBLEM_BASE
 from tests.matcher.factories import World, auth
 from tests.matcher.reveal_kit import RevealWorld, build_reveal_world
 

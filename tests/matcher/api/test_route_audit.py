@@ -1,5 +1,5 @@
 """Every route of the app (API and pages) declares the audit actions it leaves, or why it
-leaves none (matcher/service/audited.py): a new route in neither table fails here."""
+leaves none (matcher/api/audited.py): a new route in neither table fails here."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
+from matcher.api.audited import AUDITED, EXEMPT
 from matcher.app import create_app
 from matcher.core.vocabulary import AuditAction
-from matcher.service.audited import AUDITED, EXEMPT
 from matcher.settings import init_data_dir
 
 # What the log covers: a route whose path names one of these must not be exempt.

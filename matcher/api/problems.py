@@ -54,7 +54,7 @@ __all__ = [
 PROBLEM_BASE: Final = "https://crosscheck.invalid/problems/"
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 
-_log = logging.getLogger("matcher.service")
+_log = logging.getLogger("matcher.api")
 
 _HTTP_SLUGS = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method"}
 

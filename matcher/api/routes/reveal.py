@@ -34,12 +34,12 @@ from sqlalchemy import Connection
 
 from contract import REF_COLUMN, token_column
 from matcher.actions import reveal as flow
+from matcher.api.deps import AppState, Principal, app_state, connection, require
+from matcher.api.problems import problem_response
+from matcher.api.routes.hits import HitId
 from matcher.core.audit import Actor, Outcome
 from matcher.errors import InvalidInput
 from matcher.purge import run_purge
-from matcher.service.deps import AppState, Principal, app_state, connection, require
-from matcher.service.problems import problem_response
-from matcher.service.routes.hits import HitId
 from matcher.store import audit
 from matcher.store import reveal as store
 from matcher.store.audit import system_actor
@@ -49,7 +49,7 @@ from matcher.store.tables import OUTCOME_REASONS, REVEAL_REQUEST_STATUSES
 
 __all__ = ["clock", "router"]
 
-_log = logging.getLogger("matcher.service.reveal")
+_log = logging.getLogger("matcher.api.reveal")
 
 
 def clock() -> datetime:

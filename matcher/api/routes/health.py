@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from matcher.service.deps import AppState, app_state
-from matcher.service.problems import problem_response
+from matcher.api.deps import AppState, app_state
+from matcher.api.problems import problem_response
 from matcher.store.database import database_ready
 
 __all__ = ["router"]

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from matcher.actions import hits
-from matcher.service.deps import Principal, connection, require
+from matcher.api.deps import Principal, connection, require
 from matcher.store.cursors import decode_cursor, encode_cursor
 from matcher.store.database import MAX_ROW_ID, utcnow
 from matcher.store.hits import CompanyHit

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
 from matcher.actions import admin as actions
-from matcher.service.deps import Principal, connection, require
+from matcher.api.deps import Principal, connection, require
 from matcher.store.companies import Company
 from matcher.store.database import utcnow
 from matcher.store.users import User

@@ -25,6 +25,8 @@ from starlette.concurrency import run_in_threadpool
 
 from contract import Manifest
 from matcher.actions import extracts as extract_actions
+from matcher.api.deps import AppState, Principal, app_state, connection, record, require
+from matcher.api.intake import ManifestVerdict, check_manifest, check_records
 from matcher.core.audit import Outcome
 from matcher.errors import (
     ConflictError,
@@ -32,8 +34,6 @@ from matcher.errors import (
     MatcherError,
     PayloadTooLarge,
 )
-from matcher.service.deps import AppState, Principal, app_state, connection, record, require
-from matcher.service.intake import ManifestVerdict, check_manifest, check_records
 from matcher.store import audit
 from matcher.store.blobs import PendingBlob
 from matcher.store.database import utcnow

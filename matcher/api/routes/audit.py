@@ -18,9 +18,9 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from matcher.actions import audit_reads
+from matcher.api.deps import AppState, Principal, app_state, connection, record, require
 from matcher.core.audit import consistency_proof, inclusion_proof, tree_root
 from matcher.errors import InvalidInput
-from matcher.service.deps import AppState, Principal, app_state, connection, record, require
 from matcher.store import audit
 from matcher.store.database import utcnow
 

@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
+from matcher.api.deps import AppState, Principal, app_state, connection, record, require
 from matcher.errors import NotFound
 from matcher.runs import RunSummary, start_run
-from matcher.service.deps import AppState, Principal, app_state, connection, record, require
 from matcher.store.runs import get_run
 
 __all__ = ["router"]

@@ -18,9 +18,9 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from matcher.actions import policies as policy_actions
+from matcher.api.deps import AppState, Principal, app_state, connection, record, require
+from matcher.api.problems import problem_response
 from matcher.core.policy import PolicyError
-from matcher.service.deps import AppState, Principal, app_state, connection, record, require
-from matcher.service.problems import problem_response
 from matcher.store.database import utcnow
 from matcher.store.policies import StoredPolicy, list_policies, retire_policy
 
