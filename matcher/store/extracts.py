@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Connection, Select, select
 
+from contract import REF_COLUMN, token_column
+from matcher.store.blobs import BlobStore
 from matcher.store.database import utc, utcnow
 from matcher.store.tables import extracts, users
 
@@ -22,6 +25,7 @@ __all__ = [
     "active_extracts",
     "get_extract",
     "list_extracts",
+    "refs_holding_token",
     "store_extract",
 ]
 
@@ -160,3 +164,21 @@ def store_extract(conn: Connection, new: NewExtract) -> Extract:
     stored = get_extract(conn, new.id, new.company_id)
     assert stored is not None
     return stored
+
+
+def refs_holding_token(
+    conn: Connection, blobs: BlobStore, field: str, wanted: bytes
+) -> dict[str, set[str]]:
+    """Per company, the refs in its active extract whose ``field`` token is ``wanted`` (read
+    from the stored Parquet; the subject access report)."""
+    found: dict[str, set[str]] = {}
+    for extract in active_extracts(conn):
+        rows = (
+            pl.scan_parquet(blobs.path_for(extract.blob_key))
+            .filter(pl.col(token_column(field)) == wanted)
+            .select(REF_COLUMN)
+            .collect()
+        )
+        if rows.height:
+            found[extract.company_id] = set(rows[REF_COLUMN].to_list())
+    return found

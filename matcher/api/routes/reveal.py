@@ -22,29 +22,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Literal
 
-import polars as pl
 from fastapi import APIRouter, Depends, FastAPI, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection
 
-from contract import REF_COLUMN, token_column
 from matcher.actions import reveal as flow
+from matcher.actions import subject
 from matcher.api.deps import AppState, Principal, app_state, connection, require
 from matcher.api.problems import problem_response
 from matcher.api.routes.hits import HitId
-from matcher.core.audit import Actor, Outcome
+from matcher.core.audit import Actor
 from matcher.errors import InvalidInput
 from matcher.purge import run_purge
-from matcher.store import audit
 from matcher.store import reveal as store
 from matcher.store.audit import system_actor
 from matcher.store.database import utc, utcnow
-from matcher.store.extracts import active_extracts
 from matcher.store.tables import OUTCOME_REASONS, REVEAL_REQUEST_STATUSES
 
 __all__ = ["clock", "router"]
@@ -403,8 +399,6 @@ def post_outcome(
 
 # --- subject access --------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"^[0-9a-f]{64}$")
-
 
 @router.get("/subject-report")
 def subject_report(
@@ -419,39 +413,13 @@ def subject_report(
     The token comes from ``connector token`` at the person's housing company (the matcher can
     not compute it). The active extracts are searched for the token's refs, then hits by ref.
     """
-    token = token.lower()
-    if not _TOKEN.match(token):
-        raise InvalidInput("token must be the 64 hex digits `connector token` prints")
-    wanted = bytes.fromhex(token)
-    refs: dict[str, set[str]] = {}
-    for extract in active_extracts(conn):
-        found = (
-            pl.scan_parquet(state.blobs.path_for(extract.blob_key))
-            .filter(pl.col(token_column("national_id")) == wanted)
-            .select(REF_COLUMN)
-            .collect()
-        )
-        if found.height:
-            refs[extract.company_id] = set(found[REF_COLUMN].to_list())
-    report = _subject_hits(conn, refs)
-    audit.append(
-        conn,
-        actor=_audit_actor(who),
-        action="subject.report",
-        outcome=Outcome("allowed"),
-        now=now,
-        object_ids={
-            "companies": str(len(refs)),
-            "hits": str(len(report)),
-            "requests": str(sum(len(h.requests) for h in report)),
-        },
-    )
-    return SubjectReportOut(companies_holding_records=sorted(refs), hits=report)
+    found = subject.subject_report(conn, who, state.blobs, token, now)
+    report = _subject_hits(conn, found)
+    return SubjectReportOut(companies_holding_records=sorted(found.refs), hits=report)
 
 
-def _subject_hits(conn: Connection, refs: dict[str, set[str]]) -> list[SubjectHitOut]:
-    hit_rows = store.hits_by_refs(conn, refs)
-    requests = store.requests_for_hits(conn, [h.id for h in hit_rows])
+def _subject_hits(conn: Connection, found: subject.SubjectFindings) -> list[SubjectHitOut]:
+    hit_rows, requests = found.hits, found.requests
     out: list[SubjectHitOut] = []
     for hit in hit_rows:
         mine = [r for r in requests if r.hit_id == hit.id]
