@@ -1,8 +1,8 @@
 """National identity numbers: parse one value, or a whole column, into its canonical form.
 
-Schemes (DESIGN.md, "Canonical tenancy record"): ``se-personnummer`` (with samordningsnummer),
-``no-fodselsnummer``, ``dk-cpr``, ``fi-hetu`` (python-stdnum does the checks) and ``generic``
-(trimmed, no checksum, for data without a known scheme).
+Schemes (docs/architecture.md, "The canonical tenancy record"): ``se-personnummer`` (with
+samordningsnummer), ``no-fodselsnummer``, ``dk-cpr``, ``fi-hetu`` (python-stdnum does the checks)
+and ``generic`` (trimmed, no checksum, for data without a known scheme).
 
 :func:`parse_national_id` is the reference for one value. :func:`national_id_expr` does the
 same for a polars column: stdnum over the column's *unique* values costs about 8 s per million

@@ -278,7 +278,7 @@ def _c(name: str) -> pl.Expr:
 
 
 def normalise(frame: pl.LazyFrame, options: NormaliseOptions, as_of: date) -> pl.LazyFrame:
-    """Normalise and validate; see the module docstring and DESIGN.md.
+    """Normalise and validate; see the module docstring and docs/architecture.md.
 
     `frame` has ``row`` (UInt32) and one String column per mapped canonical field. The result
     has every column of NORMALISED_COLUMNS plus ``protected_identity``, ``exclusion`` and

@@ -1,8 +1,8 @@
 """The canonical tenancy record: which fields a profile may map, which it must, which it may not,
 and the columns of the normalised frame that flows from normalisation into pseudonymisation.
 
-This is the connector's field allowlist (DESIGN.md, "Canonical tenancy record"): only these
-fields can ever leave the company, and only in pseudonymised or sealed form.
+This is the connector's field allowlist (docs/architecture.md, "The canonical tenancy record"):
+only these fields can ever leave the company, and only in pseudonymised or sealed form.
 """
 
 from __future__ import annotations

@@ -69,7 +69,8 @@ TENANT_ROLES: Final = ("primary", "co_tenant")
 # Exact-lane identity fields, each with its own HKDF subkey; column `token_<field>`.
 TOKEN_FIELDS: Final = ("national_id", "birth_date", "phone", "email")
 
-# Fields a policy may reveal. Never anything outside the canonical record of DESIGN.md.
+# Fields a policy may reveal. Never anything outside the canonical record
+# (docs/architecture.md, "The canonical tenancy record").
 REVEALABLE_FIELDS: Final = (
     "national_id",
     "first_name",

@@ -34,12 +34,12 @@ extract ids, column names and counts.
     │   Defined next to the code that raises them (one concept per module):
     ├── core.policy.PolicyError       422 a policy file has problems (``problems``: each with
     │                                     its key path); activation refuses it
-    ├── core.audit.AuditError             the audit log
+    ├── core.audit.AuditError         the audit log (matcher/core/audit/errors.py)
     │   ├── InvalidAuditEntry         500 an entry is malformed (a bug in the caller)
     │   │   └── PersonalDataInEntry   500 an entry string looks like a personnummer or e-mail
     │   ├── ProofRangeError           422 a proof or checkpoint for a seq/size the log lacks
     │   └── CheckpointError           422 a checkpoint is malformed or its signature fails
-    ├── auditlog.VerifyError          422 an export does not verify (exit 1; names the entry)
+    ├── core.audit.VerifyError        422 an export does not verify (exit 1; names the entry)
     ├── crypto.InvalidNoteSignature   422 a signed note's signature does not verify (opaque)
     ├── crypto.SealedDataUnreadable   500 a wrapped data key or sealed field does not open
     │                                     (opaque: wrong key, changed bytes or context)

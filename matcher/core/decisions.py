@@ -1,6 +1,6 @@
 """Pure reveal and run decisions under a legal-basis policy: the four-eyes rules.
 
-The ``evaluate_*`` functions decide, they do not act (STYLE.md item 6): each returns
+The ``evaluate_*`` functions decide, they do not act (the actions do): each returns
 :class:`Allowed` with the field set or :class:`Denied` with a machine reason code and one human
 sentence without personal data. No policy (``None``), a draft or retired policy, a policy
 outside its validity dates, and an empty field set all deny. The clock comes in as ``now``.

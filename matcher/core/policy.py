@@ -1,6 +1,6 @@
 """Legal-basis policies: the policy model, and parsing and validation of a policy file.
 
-A policy (``policies/*.toml``, DESIGN.md "Legal-basis policies") is data reviewed by lawyers and
+A policy (``policies/*.toml``, format in ``policies/README.md``) is data reviewed by lawyers and
 the DPO. :func:`check_policy` lists *every* problem of a policy file with its key path, so a
 reviewer fixes them in one pass; :func:`load_policy` returns a typed :class:`Policy` or raises
 :class:`PolicyError` carrying those problems. The match rules are parsed by

@@ -1,4 +1,5 @@
-"""Offline verification of an audit export: what an auditor with only the public key detects.
+"""Offline verification of an audit export (matcher.core.audit.export, read and written through
+its file edge matcher.auditlog): what an auditor with only the public key detects.
 
 Each mutation is one a dishonest operator or a damaged copy could produce; the verifier must
 refuse it and name the first bad entry, or say why when no single entry is at fault.
@@ -13,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from matcher.auditlog import EXPORT_FORMAT, VerifyError, verify_export, write_export
+from matcher.auditlog import verify_export, write_export
 from matcher.core.audit import (
+    EXPORT_FORMAT,
     Actor,
     AuditEntry,
     CheckpointError,
     Outcome,
     PolicyRef,
+    VerifyError,
     format_time,
     leaf_hash,
     root,
