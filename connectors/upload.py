@@ -5,7 +5,7 @@ an ``httpx.MockTransport``, end-to-end tests the app's ``TestClient``. Retrying 
 the matcher treats the identical package as a no-op that returns the same extract id.
 
 Refusals (4xx) become one clear sentence each, from the problem ``type`` the matcher sends
-(RFC 9457; the list is in ``matcher/service/problems.py``).
+(RFC 9457; the list is in ``matcher/api/problems.py``).
 """
 
 from __future__ import annotations
