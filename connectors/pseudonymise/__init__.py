@@ -95,7 +95,7 @@ from __future__ import annotations
 
 from connectors.pseudonymise.blocking import BLOCKING_KEYS
 from connectors.pseudonymise.bloom import FILTER_SPECS, dice
-from connectors.pseudonymise.encoder import Encoder
+from connectors.pseudonymise.encoder import Encoder, shuffled
 from connectors.pseudonymise.keys import (
     KEY_BYTES,
     MatchingKey,
@@ -142,6 +142,7 @@ __all__ = [
     "open_sealed",
     "reveal_kem_of",
     "seal",
+    "shuffled",
     "sign_manifest",
     "signing_public_pem",
     "start_encoding_pool",
