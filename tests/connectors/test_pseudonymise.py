@@ -26,10 +26,10 @@ from connectors.record import NORMALISED_COLUMNS
 from contract import (
     SEALED_FIELDS,
     SEALED_SIZE_CLASSES,
-    pad_sealed,
     Manifest,
     RevealKem,
     encoding_digest,
+    pad_sealed,
     pem_fingerprint,
     sealed_associated_data,
 )
@@ -522,3 +522,97 @@ def test_worker_functions_pickle_by_their_module_path() -> None:
     for function in (encode_in_worker, macs_in_worker):
         assert function.__module__ == "connectors.pseudonymise.pool"
         assert pickle.loads(pickle.dumps(function)) is function
+
+
+# ------------------------------------------------------------------- side channels (issue 9)
+
+
+def _seeded_register(make_rows: Callable[..., pl.DataFrame], rows: int = 400) -> pl.DataFrame:
+    rng = np.random.default_rng(9)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+
+    def word(low: int, high: int) -> str:
+        return "".join(rng.choice(letters, int(rng.integers(low, high))))
+
+    people = []
+    for i in range(rows):
+        first, last, street = word(2, 14), word(3, 24), word(4, 26)
+        people.append(
+            {
+                "record_id": f"R-{i}",
+                "national_id": f"19850101{i:04d}",
+                "first_name": first.title(),
+                "first_name_key": first,
+                "last_name": last.title(),
+                "last_name_key": last,
+                "street_address": f"{street.title()} {i % 90}",
+                "street_name_key": street,
+                "email": f"{word(1, 16)}@example.se",
+            }
+        )
+    return make_rows(*people)
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
+    if rx.std() == 0 or ry.std() == 0 or np.unique(x).size == 1 or np.unique(y).size == 1:
+        return 0.0
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def test_no_column_tells_the_length_of_a_sealed_value(
+    encoder: ps.Encoder, make_rows: Callable[..., pl.DataFrame]
+) -> None:
+    frame = _seeded_register(make_rows)
+    out = encoder.encode(frame, EXTRACT, ps.new_data_key())
+    plain_lengths = {
+        name: frame[name].str.len_bytes().to_numpy().astype(np.float64)
+        for name in ("first_name", "last_name", "street_address", "email")
+    }
+    checked = 0
+    for column in out.columns:
+        if out.schema[column] != pl.Binary or out[column].null_count():
+            continue
+        values = out[column].to_list()
+        features = {
+            "byte length": np.array([len(v) for v in values], np.float64),
+            "bits set": np.array(
+                [int(np.bitwise_count(np.frombuffer(v, np.uint8)).sum()) for v in values],
+                np.float64,
+            ),
+        }
+        for feature, measured in features.items():
+            for name, lengths in plain_lengths.items():
+                rho = _spearman(measured, lengths)
+                assert abs(rho) < 0.2, (column, feature, name, rho)
+                checked += 1
+    assert checked > 100
+
+
+def test_two_extracts_share_only_the_documented_deterministic_columns(
+    encoder: ps.Encoder, make_rows: Callable[..., pl.DataFrame]
+) -> None:
+    frame = _seeded_register(make_rows, rows=200)
+    first = encoder.encode(ps.shuffled(frame), EXTRACT, ps.new_data_key())
+    second = encoder.encode(ps.shuffled(frame), UUID(int=7), ps.new_data_key())
+    assert first["ref"].to_list() != second["ref"].to_list()  # row order differs
+    # Within an epoch tokens, blocking keys, filters, refs and the plain contract columns are
+    # equal (matching needs them);
+    # sealed values share nothing, not even their nonces.
+    deterministic = ("token_", "block_", "filter_", "contract_", "tenant_role", "sublet_approved")
+    joined = first.join(second, on="ref", suffix="_2")
+    assert joined.height == frame.height
+    for column in first.columns:
+        if column == "ref":
+            continue
+        a, b = joined[column], joined[f"{column}_2"]
+        if column.startswith(deterministic):
+            assert (a == b).fill_null(True).all(), column
+        else:
+            assert column.startswith("sealed_")
+            shared = {v for v in a.drop_nulls()} & {v for v in b.drop_nulls()}
+            nonces = {v[:12] for v in a.drop_nulls()} & {v[:12] for v in b.drop_nulls()}
+            assert not shared and not nonces, column
+    # A new matching-key epoch gives every record a new ref: no link across epochs.
+    other = ps.Encoder(ps.new_matching_key(fixed_bytes(100)), fixed_bytes(32)(32))
+    assert not set(other.encode(frame, EXTRACT, ps.new_data_key())["ref"]) & set(first["ref"])

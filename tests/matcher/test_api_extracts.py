@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import json
-
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
