@@ -153,9 +153,11 @@ class BlockedFilter:
         inputs[:, :, 15] = np.arange(self._rounds, dtype=np.uint8)
         words = _aes_prf(self._position_key, inputs.reshape(-1, 16)).view(np.uint16)
         positions = words.reshape(len(owners), -1)[:, :k] & np.uint16(self.base_bits - 1)
-        base = np.zeros((rows, self.base_bits), np.bool_)
-        base[np.repeat(owners, k), positions.ravel()] = True
-        packed = np.packbits(base, axis=1, bitorder="big")
+        # Flat indices instead of 2-D fancy indexing: no repeated owner array, half the time.
+        base = np.zeros(rows * self.base_bits, np.bool_)
+        flat = (owners * self.base_bits)[:, None] + positions.astype(np.intp)
+        base[flat.ravel()] = True
+        packed = np.packbits(base.reshape(rows, self.base_bits), axis=1, bitorder="big")
         pad_inputs = np.zeros((rows, self.base_bits // 128, 16), np.uint8)
         pad_inputs[:, :, :8] = blocks[:, None, :]
         pad_inputs[:, :, 15] = np.arange(self.base_bits // 128, dtype=np.uint8)

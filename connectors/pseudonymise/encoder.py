@@ -457,17 +457,19 @@ def _block_ids(materials: Sequence[str]) -> bytes:
 
 
 _CLASSES: Final = SEALED_SIZE_CLASSES
+# Zero padding by UTF-8 length, for every length that fits the largest class.
+_PADDING: Final = tuple(
+    bytes(next(c for c in _CLASSES if n + 2 <= c) - n - 2) for n in range(_CLASSES[-1] - 1)
+)
 
 
 def _pad(value: bytes) -> bytes:
     """contract.pad_sealed of an already UTF-8 value, inlined for speed (a test compares them)."""
-    size = len(value) + 2
-    for limit in _CLASSES:
-        if size <= limit:
-            break
-    else:
-        limit = -(-size // _CLASSES[-1]) * _CLASSES[-1]
-    return len(value).to_bytes(2, "big") + value + bytes(limit - size)
+    size = len(value)
+    if size < len(_PADDING):
+        return size.to_bytes(2, "big") + value + _PADDING[size]
+    last = _CLASSES[-1]
+    return size.to_bytes(2, "big") + value + bytes(-(-(size + 2) // last) * last - size - 2)
 
 
 def shuffled(
