@@ -352,3 +352,30 @@ def test_scores_renormalise_over_filters_present_on_both_and_floors_need_both() 
     # The cap at 1 still holds after renormalisation.
     capped, _ = fuzzy_scores(GUARDED, dice, present, np.array([0.0, 0.0, 0.5, 0.0]))
     assert capped[2] == 1.0
+
+
+def test_a_pair_is_scored_with_the_filters_of_the_pass_that_found_it() -> None:
+    # Two passes; the pair shares only the key of pass "two", whose filters are equal. Pass
+    # "one"'s filters are unrelated (another block's salt) and must not be used; when both
+    # passes find the pair, the better pass's score counts.
+    def extract(ref: str, person: int, key_one: bytes, name_one: bytes) -> pl.LazyFrame:
+        row = _record(ref, person, date(2024, 1, 1), block_birth_initials=key_one)
+        row["filter_name__birth_initials"] = name_one
+        row["filter_birth_date__birth_initials"] = FULL
+        row.update(block_two=b"t" * 16, filter_name__two=FULL, filter_birth_date__two=FULL)
+        schema = {**_frame().collect_schema(), "block_two": pl.Binary}
+        schema |= {"filter_name__two": pl.Binary, "filter_birth_date__two": pl.Binary}
+        return pl.LazyFrame([row], schema=schema)
+
+    only_two = find_hits(
+        {"a": extract("a1", 1, b"k" * 16, FULL), "b": extract("b1", 2, b"x" * 16, _name(3))},
+        RULES,
+        RUN,
+    )
+    assert only_two["score"].to_list() == [pytest.approx(1.0)]
+    both = find_hits(
+        {"a": extract("a1", 1, b"k" * 16, FULL), "b": extract("b1", 2, b"k" * 16, _name(3))},
+        RULES,
+        RUN,
+    )
+    assert both.height == 1 and both["score"].to_list() == [pytest.approx(1.0)]
