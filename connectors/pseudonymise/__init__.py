@@ -77,6 +77,10 @@ Bloom filters: salted per blocking pass and block
     29/30 -> 29/30 (0.967; pair precision 1.000 -> 0.987; tests/matcher/test_quality.py);
     FEBRL4 pair F1 at the shipped thresholds 0.9903 -> 0.9902 (precision 1.0;
     ``python -m benchmarks.quality_febrl``).
+    Cost (measured 2026-12-03 on the shared 2-core machine, other jobs running;
+    ``pytest benchmarks/bench_pipeline.py --benchmark-only -s``): 7,505 records/s at 1M
+    (was 51,500), peak 4.4 GiB; 8 filter columns instead of 3, padded sealed values. The
+    per-record work is vectorised (one AES call per chunk and column); not yet tuned.
 
 Blocking keys (keyed HMAC, truncated; null when an input is missing)
     ``block_dob_first``    birth date + first letter of first_name_key: new surname.
