@@ -132,7 +132,12 @@ def make_extracts(
                 "block_birth_initials": _keys(col["bdi"], 1),
                 "block_surname_year": _keys(col["sny"], 2),
                 "block_address": _keys(col["addr"], 3),
-                **{f"filter_{f}": _binary(col[f]) for f in FILTER_BYTES},
+                # Contract v2: one filter column per pass (same bytes here; cost, not quality).
+                **{
+                    f"filter_{f}__{key}": _binary(col[f])
+                    for f in FILTER_BYTES
+                    for key in ("address", "birth_initials", "surname_year")
+                },
                 "contract_start": pl.Series(np.datetime64(_EPOCH) + start.to_numpy()),
                 "contract_end": pl.Series(np.datetime64(_EPOCH) + end.to_numpy()),
                 "contract_type": kinds[col["type"]],

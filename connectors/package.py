@@ -36,7 +36,6 @@ from contract import (
     BLOCK_PREFIX,
     CONTRACT_COLUMNS,
     CONTRACT_TYPES,
-    FILTER_PREFIX,
     MANIFEST_FILE,
     RECORDS_FILE,
     REF_COLUMN,
@@ -44,6 +43,7 @@ from contract import (
     EncodingParameters,
     Manifest,
     encoding_digest,
+    filter_column,
     pem_fingerprint,
     sealed_column,
     token_column,
@@ -90,7 +90,7 @@ def expected_schema(encoding: EncodingParameters) -> tuple[tuple[str, str], ...]
         (REF_COLUMN, "String"),
         *((token_column(name), "Binary") for name in encoding.token_fields),
         *((BLOCK_PREFIX + name, "Binary") for name in encoding.blocking_keys),
-        *((FILTER_PREFIX + spec.name, "Binary") for spec in encoding.filters),
+        *((column, "Binary") for column in encoding.filter_columns()),
         *CONTRACT_COLUMNS.items(),
         *((sealed_column(name), "Binary") for name in encoding.sealed_fields),
     )
@@ -286,7 +286,11 @@ def _column_findings(frame: pl.DataFrame, encoding: EncodingParameters) -> list[
     widths = {
         **{token_column(name): encoding.token_bytes for name in encoding.token_fields},
         **{BLOCK_PREFIX + name: encoding.block_bytes for name in encoding.blocking_keys},
-        **{FILTER_PREFIX + spec.name: spec.length_bits // 8 for spec in encoding.filters},
+        **{
+            filter_column(spec.name, key): spec.length_bits // 8
+            for spec in encoding.filters
+            for key in encoding.blocking_keys
+        },
     }
     sealed = {sealed_column(name) for name in encoding.sealed_fields}
     enums = {"contract_type": CONTRACT_TYPES, "tenant_role": TENANT_ROLES}

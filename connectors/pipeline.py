@@ -220,8 +220,10 @@ def _package(
             extract_id = new_extract_id()
             data_key = pseudonymise.new_data_key()
             encoder = pseudonymise.Encoder(matching_key, local_key)
+            # Random row order: the package keeps no trace of the export's order.
+            accepted = pseudonymise.shuffled(result.accepted)
             records = encoder.encode(
-                result.accepted, extract_id, data_key, pool=pool, scratch=Path(scratch)
+                accepted, extract_id, data_key, pool=pool, scratch=Path(scratch)
             )
             if pool is not None:
                 pool.close()  # the workers' memory is free again before the package is written
@@ -256,7 +258,7 @@ def _package(
             )
             write_report(report, staging)
             refs = records.get_column("ref")
-        _keep_refs(profile.workspace / REFS_FILE, refs, result.accepted)
+        _keep_refs(profile.workspace / REFS_FILE, refs, accepted)
         del records, refs  # they may map the scratch files, removed next
     return PackageResult(report=report, manifest=manifest, package=out_dir)
 

@@ -6,13 +6,19 @@ signatures and digests, and the fingerprint of the matcher's reveal public key.
 
 A package is a folder (or a multipart upload) with two files:
 
-* ``records.parquet``: one row per tenancy record, the columns listed below. No plaintext
-  personal data: identities are keyed HMAC tokens, keyed Bloom filters and keyed blocking keys;
-  revealable fields are AES-256-GCM sealed under a per-extract data key.
+* ``records.parquet``: one row per tenancy record, the columns listed below, in random order.
+  No plaintext personal data: identities are keyed HMAC tokens, keyed blocking keys and keyed
+  Bloom filters, one filter column per (filter, blocking pass): ``filter_<name>__<pass>``,
+  salted with the record's key of that pass (:func:`filter_column`); revealable fields are
+  AES-256-GCM sealed under a per-extract data key, with a random nonce, over a plaintext padded
+  to a size class (:func:`pad_sealed`), so a ciphertext's length tells only the class.
 * ``manifest.json``: a :class:`Manifest`, signed with the company's Ed25519 key over
   :func:`signing_payload`.
 
-Changing anything here is a contract change: bump :data:`CONTRACT_VERSION`.
+Changing anything here is a contract change: bump :data:`CONTRACT_VERSION`. Version 2 (issue 9)
+replaced version 1's pooled, globally keyed name filter, row-index nonces and unpadded sealed
+values; the matcher refuses version-1 packages (the connector must be upgraded and the extract
+made again).
 """
 
 from __future__ import annotations
@@ -34,12 +40,14 @@ __all__ = [
     "CONTRACT_VERSION",
     "FILTER_PREFIX",
     "MANIFEST_FILE",
+    "PASS_SEPARATOR",
     "PLAIN_REVEALABLE_FIELDS",
     "RECORDS_FILE",
     "REF_COLUMN",
     "REVEALABLE_FIELDS",
     "SEALED_FIELDS",
     "SEALED_PREFIX",
+    "SEALED_SIZE_CLASSES",
     "TENANT_ROLES",
     "TOKEN_FIELDS",
     "TOKEN_PREFIX",
@@ -49,16 +57,19 @@ __all__ = [
     "RevealKem",
     "canonical_json",
     "encoding_digest",
+    "filter_column",
     "hpke_info",
+    "pad_sealed",
     "pem_blocks",
     "pem_fingerprint",
     "sealed_associated_data",
     "sealed_column",
     "signing_payload",
     "token_column",
+    "unpad_sealed",
 ]
 
-CONTRACT_VERSION: Final = "1"
+CONTRACT_VERSION: Final = "2"
 
 RECORDS_FILE: Final = "records.parquet"
 MANIFEST_FILE: Final = "manifest.json"
@@ -93,8 +104,9 @@ REVEALABLE_FIELDS: Final = (
 # condition): a disclosure takes them from there, so they are not sealed a second time.
 PLAIN_REVEALABLE_FIELDS: Final = ("contract_start", "contract_end", "contract_type", "tenant_role")
 
-# One `sealed_<field>` column each: nonce (12 bytes) || AES-256-GCM ciphertext || tag (16 bytes),
-# under the extract's data key, associated data = sealed_associated_data(extract, ref, field).
+# One `sealed_<field>` column each: random nonce (12 bytes) || AES-256-GCM ciphertext || tag (16
+# bytes) under the extract's data key, associated data = sealed_associated_data(extract, ref,
+# field); the plaintext is pad_sealed(value), so every value is 28 + a size class bytes long.
 SEALED_FIELDS: Final = tuple(f for f in REVEALABLE_FIELDS if f not in PLAIN_REVEALABLE_FIELDS)
 
 REF_COLUMN: Final = "ref"
@@ -102,6 +114,13 @@ TOKEN_PREFIX: Final = "token_"  # noqa: S105 - a column-name prefix
 BLOCK_PREFIX: Final = "block_"
 FILTER_PREFIX: Final = "filter_"
 SEALED_PREFIX: Final = "sealed_"
+# filter_<name>__<pass>: filter <name> salted with the record's blocking key of pass <pass>.
+PASS_SEPARATOR: Final = "__"  # noqa: S105 - a column-name separator
+
+# Sealed plaintexts are padded to the smallest class that holds 2 + their UTF-8 length (a 2-byte
+# length prefix), beyond the last class to a multiple of it: names, addresses and e-mail
+# addresses fit 32 or 64 bytes, so the length of a ciphertext says next to nothing.
+SEALED_SIZE_CLASSES: Final = (32, 64, 128, 256)
 
 # Plain contract columns: the matcher needs them for the overlap condition.
 # polars dtypes by name, so this module stays free of polars.
@@ -125,6 +144,45 @@ def sealed_column(field: str) -> str:
     return f"{SEALED_PREFIX}{field}"
 
 
+def filter_column(name: str, blocking_pass: str) -> str:
+    """The column of filter ``name`` salted for one blocking pass, e.g. ``filter_name__dob_first``.
+
+    The matcher compares a candidate pair found in pass ``p`` with the ``__p`` columns only:
+    filters of different passes (and of different blocks of one pass) share no hash function.
+    """
+    return f"{FILTER_PREFIX}{name}{PASS_SEPARATOR}{blocking_pass}"
+
+
+def _size_class(length: int) -> int:
+    for size in SEALED_SIZE_CLASSES:
+        if length <= size:
+            return size
+    last = SEALED_SIZE_CLASSES[-1]
+    return -(-length // last) * last
+
+
+def pad_sealed(value: str) -> bytes:
+    """The plaintext that is sealed for ``value``: 2-byte big-endian length, UTF-8, zero padding.
+
+    The length prefix is inside the ciphertext, so only the size class shows from outside.
+    """
+    data = value.encode("utf-8")
+    if len(data) > 0xFFFF:
+        raise ValueError("a sealed value is at most 65535 bytes")
+    framed = len(data).to_bytes(2, "big") + data
+    return framed.ljust(_size_class(len(framed)), b"\0")
+
+
+def unpad_sealed(plain: bytes) -> str:
+    """The value inside a :func:`pad_sealed` plaintext; ValueError when it is not one."""
+    if len(plain) < 2 or len(plain) != _size_class(len(plain)):
+        raise ValueError("not a padded sealed plaintext")
+    length = int.from_bytes(plain[:2], "big")
+    if 2 + length > len(plain) or any(plain[2 + length :]):
+        raise ValueError("not a padded sealed plaintext")
+    return plain[2 : 2 + length].decode("utf-8")
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -137,7 +195,7 @@ class BloomFilterSpec(_Frozen):
     length_bits: int = Field(gt=0, multiple_of=64)
     q: int = Field(ge=1, le=4)
     hashes_per_qgram: int = Field(ge=1)
-    hardening: str  # e.g. "balanced" or "none"; part of the digest
+    hardening: str  # e.g. "per-block-keyed+balanced"; part of the digest
 
 
 class EncodingParameters(_Frozen):
@@ -146,14 +204,21 @@ class EncodingParameters(_Frozen):
     Two extracts can only be matched when their :func:`encoding_digest` is equal.
     """
 
-    scheme: str = "crosscheck-clk-v1"
+    scheme: str = "crosscheck-clk-v2"
     token_fields: tuple[str, ...] = TOKEN_FIELDS
     token_bytes: int = 32
     blocking_keys: tuple[str, ...]
     block_bytes: int = 16
-    filters: tuple[BloomFilterSpec, ...]
+    filters: tuple[BloomFilterSpec, ...]  # each one column per blocking key (filter_column)
     sealed_fields: tuple[str, ...] = SEALED_FIELDS
+    sealed_size_classes: tuple[int, ...] = SEALED_SIZE_CLASSES
     normalisation: str = "crosscheck-norm-v1"
+
+    def filter_columns(self) -> tuple[str, ...]:
+        """Every ``filter_<name>__<pass>`` column, filters outer, passes inner."""
+        return tuple(
+            filter_column(spec.name, key) for spec in self.filters for key in self.blocking_keys
+        )
 
 
 class Manifest(_Frozen):

@@ -32,6 +32,7 @@ from contract import (
     pem_fingerprint,
     sealed_associated_data,
     signing_payload,
+    unpad_sealed,
 )
 from matcher.errors import BadSignature, ConfigError, InvalidInput, MatcherError
 
@@ -317,6 +318,6 @@ def open_sealed(data_key: bytes, extract_id: UUID, ref: str, field: str, blob: b
     try:
         associated = sealed_associated_data(extract_id, ref, field)
         plain = AESGCM(data_key).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], associated)
-        return plain.decode("utf-8")
+        return unpad_sealed(plain)  # contract v2: length prefix + padding to a size class
     except (ValueError, TypeError, InvalidTag, UnicodeError):
         raise SealedDataUnreadable() from None

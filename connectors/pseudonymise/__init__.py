@@ -10,7 +10,7 @@ names re-exported here; the submodules split it by concept:
 
 ``keys``      key files, manifest signatures, reveal key pairs, HPKE wrap of the data key,
               :func:`seal` / :func:`open_sealed`, and the HMAC and HKDF primitives.
-``bloom``     the keyed, balanced Bloom filters: specs, q-grams, hardening, :func:`dice`.
+``bloom``     per-block salted, balanced Bloom filters: specs, q-grams, encoding, :func:`dice`.
 ``blocking``  which blocking keys there are and the plaintext material of each.
 ``columns``   Arrow-backed column building (no cryptography).
 ``encoder``   :class:`Encoder`: refs, tokens, blocking keys, filters and sealed columns.
@@ -19,55 +19,68 @@ names re-exported here; the submodules split it by concept:
 Keys and subkeys
     Every token, blocking key and Bloom filter has its own 256-bit subkey,
     ``HKDF-SHA256(matching key, salt = epoch id, info = "crosscheck/v1/<kind>/<name>")`` with
-    kind ``token``, ``block`` or ``filter``, so equal strings in different fields never give
-    equal outputs. ``ref`` uses ``HKDF-SHA256(local key, salt = "crosscheck/v1/local",
-    info = "crosscheck/v1/ref")``: only the company can link a ref to its record id.
-    Tokens are HMAC-SHA256 (32 bytes); blocking keys HMAC-SHA256 truncated to
-    ``block_bytes`` (16); ``ref`` is HMAC-SHA256 truncated to 16 bytes, as 32 lower-case hex.
-    HMAC is computed from precomputed inner/outer SHA-256 states (RFC 2104 exactly; the tests
-    compare it with :func:`hmac.digest`) because that is 2.5x faster than ``hmac.digest`` per call.
+    kind ``token`` or ``block`` (filters: ``crosscheck/v2/filter/<name>``, then per pass
+    ``crosscheck/v2/positions/<pass>`` and ``crosscheck/v2/pad/<pass>``), so equal strings in
+    different fields never give equal outputs. Tokens are HMAC-SHA256 (32 bytes); blocking keys
+    HMAC-SHA256 truncated to ``block_bytes`` (16). ``ref`` is
+    ``HMAC(HKDF(local key, "crosscheck/v1/local", "crosscheck/v1/ref"), "crosscheck/v2/ref\n"
+    || epoch || "\n" || record id)`` truncated to 16 bytes, as 32 lower-case hex: only the
+    company can link a ref to its record, and a new matching-key epoch gives every record a new
+    ref. HMAC is computed from precomputed inner/outer SHA-256 states (RFC 2104 exactly; the
+    tests compare it with :func:`hmac.digest`), 2.5x faster than ``hmac.digest`` per call.
 
-Bloom filters (CLK-style, field level)
-    ``filter_name``     q-grams of first_name_key and last_name_key pooled in one set, so
-                        swapped first/last names give the same filter; base 512 bits,
-                        15 positions per q-gram.
-    ``filter_birth_date`` q-grams of the 8 digits YYYYMMDD; base 128 bits, 10 positions.
-    ``filter_address``  q-grams of street_name_key, street_number, street_letter and
-                        postal_code, each tagged with its field so that "12" as a number and
-                        as part of a postal code are different q-grams; base 512 bits,
-                        10 positions.
-    q = 2 (bigrams) everywhere. Each word is padded with one ``_`` on both sides (``"asa"`` ->
-    ``_a as sa a_``) so first and last letters weigh as much as inner ones; q-grams form a set.
-    Before q-gramming a value is folded once more (NFKD, combining marks dropped, case-folded,
-    punctuation to spaces): idempotent on the normaliser's ``*_key`` columns, and it keeps lost
-    diacritics ("Åsa Öberg" / "Asa Oberg") at Dice 1 even for keys from another normaliser.
-    The base lengths and positions per q-gram put a typical value at 30-50 % fill, where
-    similarity stays informative without saturating.
+Why contract version 2 (issue 9)
+    The matcher's operator holds every upload, but not the key. With version 1 an attack using
+    public name lists recovered 98 % of full names from ``filter_name``: (1) one keyed
+    permutation for every record, so each bit's complement partner was found from 20,000 rows
+    and balancing undone; (2) unpadded sealed values gave name lengths and told which column of
+    a pair was real; (3) first and last name pooled into one deterministic filter, so frequent
+    filters factored into names; (4) global keyed positions let each bigram's positions be
+    learnt from frequent names. Rows also kept the export's order, and nonces were row indices.
 
-    Hardening, two layers:
+Bloom filters: salted per blocking pass and block
+    One column per (filter, blocking pass): ``filter_<name>__<pass>``
+    (:func:`contract.filter_column`), 2 filters x 4 passes. A record's filter for pass ``p``
+    is keyed with its block of ``p``: ``b`` = 8 bytes of BLAKE2b of the pass's blocking-key
+    material (never published; the PRF key is the secret). The positions of q-gram ``g`` are
+    16-bit words of ``AES-256(K_pos(p), b || id(g) || j)`` modulo the base length (AES as a
+    PRF in one bulk ECB call per chunk: cheap per record, vectorised, no per-block key
+    schedule), ``id(g)`` 7 bytes of BLAKE2b of the tagged q-gram. So filters of different
+    blocks, and of different passes, share no hash function: a frequency or pattern-mining
+    attack can only pool statistics within one block (birth date + initial etc., a handful
+    of records), where they are what matching computes anyway. A record without a pass's key
+    has a null filter for that pass. The matcher compares a pair found in pass ``p`` with
+    ``p``'s columns and keeps the best pass (``matcher/core/matching/find.py``).
 
-    1. Keyed random hashing. The positions of a q-gram are the first ``k`` 16-bit words of
-       ``HMAC-SHA256(filter subkey, block index || q-gram)`` modulo the (power of two) base
-       length, not double hashing: Kroll and Steinmetzer (2015) and Niedermeyer et al. (2014)
-       recover q-grams from double-hashed CLKs because double hashing's positions are an
-       arithmetic progression; independent keyed positions leave no such structure, and
-       without the matching key nobody (the matcher included) can compute any position.
-    2. Balancing (Schnell, Borgs and Encheva 2016): the stored filter is the base filter
-       concatenated with its complement, then permuted by a keyed permutation (positions
-       sorted by HMAC of their index). Every stored filter has exactly half its bits set, so
-       the Hamming weight no longer reveals name length or q-gram count, which the
-       frequency and pattern-mining attacks of Christen, Ranbaduge, Vatsalan and Schnell
-       (PAKDD 2017; TKDE 2018) use to align filters with frequent names. Balancing was picked
-       over salting with a stable attribute (salting by birth year would break the
-       birth-date-typo variant, whose names must still match) and over XOR-folding or BLIP
-       (both flip or merge bits and cost recall on one-letter typos). Balancing is lossless:
-       for base length m, ``Dice(balanced a, balanced b) = 1 - Hamming(a, b) / m``, so the
-       ranking of candidate pairs equals the Hamming ranking of the base filters; unrelated
-       values score about 0.5-0.6 instead of about 0.1, which the matcher's thresholds use.
-    Stored lengths are twice the base: 1024, 256 and 1024 bits (``length_bits`` in
-    :class:`~contract.BloomFilterSpec`). Bits are packed big-endian (bit i of the filter
-    is bit ``7 - i % 8`` of byte ``i // 8``), as anonlink does. A filter is null when every
-    input field is null or empty, so two records without names never compare as equal.
+    ``name``       q-grams of first_name_key and last_name_key, tagged ``a:`` / ``b:`` by the
+                   names' place in the pass's order (``blocking.names_swapped``): first name
+                   first in ``dob_first``/``dob_last``; by initial in ``dob_initials``; by
+                   3-letter prefix in ``names_yob``. Swapped first/last names are therefore
+                   equal in the passes whose key brings them together, and no filter is one
+                   pooled set of both names. Base 512 bits, 15 positions per q-gram.
+    ``birth_date`` q-grams of the 8 digits YYYYMMDD; base 128 bits, 10 positions.
+    The version-1 address filter is gone: no rule used it, so the matcher does not get it.
+    q = 2, each word padded with ``_`` (``"asa"`` -> ``_a as sa a_``); values folded once more
+    (NFKD, marks dropped, case-folded, punctuation to spaces) so "Åsa Öberg" = "Asa Oberg".
+
+    Balancing, not reversible from the data: the base filter is XORed with a per-block pad
+    ``AES-256(K_pad(p), b || i)`` and stored with its complement, ``x || ~x``. Every stored
+    filter has exactly half its bits set (the weight says nothing about name length), and
+    although anybody can see that bit ``i`` and ``i + m`` are partners, which of them is the
+    q-gram bit is hidden by the pad, which differs per block. XOR with a common pad keeps
+    Hamming distances within a block, so ``Dice = 1 - Hamming(base a, base b) / m`` as in
+    version 1: unrelated values score about 0.5, thresholds are unchanged. (A keyed
+    permutation per block would be as good, but costs a permutation per distinct block.)
+    Bits are packed big-endian (bit i of the filter is bit ``7 - i % 8`` of byte ``i // 8``).
+
+    Measured (same seeds, before -> after): identity-variant recall on synthetic registers
+    29/30 -> 29/30 (0.967; pair precision 1.000 -> 0.987; tests/matcher/test_quality.py);
+    FEBRL4 pair F1 at the shipped thresholds 0.9903 -> 0.9902 (precision 1.0;
+    ``python -m benchmarks.quality_febrl``).
+    Cost (measured 2026-12-03 on the shared 2-core machine, other jobs running;
+    ``pytest benchmarks/bench_pipeline.py --benchmark-only -s``): 7,505 records/s at 1M
+    (was 51,500), peak 4.4 GiB; 8 filter columns instead of 3, padded sealed values. The
+    per-record work is vectorised (one AES call per chunk and column); not yet tuned.
 
 Blocking keys (keyed HMAC, truncated; null when an input is missing)
     ``block_dob_first``    birth date + first letter of first_name_key: new surname.
@@ -77,25 +90,36 @@ Blocking keys (keyed HMAC, truncated; null when an input is missing)
                            month or day of the birth date (a personnummer typo).
 
 Sealed fields
-    ``sealed_<field>`` for every :data:`~contract.SEALED_FIELDS`: AES-256-GCM
-    under the extract's data key, associated data :func:`~contract.sealed_associated_data`,
-    nonce = absolute row index (8 bytes, big-endian) || field index (4 bytes). A nonce never
-    repeats under one data key because the data key is fresh per extract and (row, field) is
-    unique in it; chunks encoded in parallel take their absolute first row.
+    ``sealed_<field>`` for every :data:`~contract.SEALED_FIELDS`: AES-256-GCM under the
+    extract's fresh data key, associated data :func:`~contract.sealed_associated_data`, over
+    :func:`contract.pad_sealed` of the value (2-byte length, UTF-8, zeros to 32/64/128/256
+    bytes), so a ciphertext is 28 + class bytes long whatever the name. The nonce is 12 random
+    bytes (``os.urandom``, injectable): 11 fields x 1M rows is far below the 2^32 random nonces
+    NIST SP 800-38D allows per key, and a nonce no longer tells the row.
+
+Row order and what stays linkable
+    The pipeline shuffles the accepted rows (:func:`shuffled`, random 64-bit sort keys) before
+    encoding, so a package's order says nothing about the export's. Within one epoch tokens,
+    blocking keys, filters and refs are deterministic (matching and the identity of hits across
+    runs need them), so two extracts of one company can be linked row by row by the matcher;
+    a new epoch (new matching key) unlinks all of them. Sealed values share nothing between
+    extracts. ``contract_start``/``contract_end``/``contract_type`` stay plain (overlap);
+    ``tenant_role`` and ``sublet_approved`` are still plain (not used by any rule; see
+    the encoding section of docs/architecture.md).
 
 Parallel encoding
     :func:`start_encoding_pool` starts spawned worker processes (polars does not survive
     fork), ideally before the data is ready. Each worker encodes row chunks and writes them as
     Arrow IPC files into a scratch folder, which the parent maps instead of unpickling;
     blocking keys, birth-date and e-mail tokens are hashed once per distinct value of the
-    whole extract. The output is byte-identical to serial encoding.
+    whole extract. The output equals serial encoding except for the random nonces.
 """
 
 from __future__ import annotations
 
 from connectors.pseudonymise.blocking import BLOCKING_KEYS
 from connectors.pseudonymise.bloom import FILTER_SPECS, dice
-from connectors.pseudonymise.encoder import Encoder
+from connectors.pseudonymise.encoder import Encoder, shuffled
 from connectors.pseudonymise.keys import (
     KEY_BYTES,
     MatchingKey,
@@ -142,6 +166,7 @@ __all__ = [
     "open_sealed",
     "reveal_kem_of",
     "seal",
+    "shuffled",
     "sign_manifest",
     "signing_public_pem",
     "start_encoding_pool",

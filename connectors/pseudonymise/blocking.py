@@ -15,6 +15,7 @@ import polars as pl
 __all__ = [
     "BLOCKING_KEYS",
     "block_material",
+    "names_swapped",
 ]
 
 # Blocking keys in column order; the package docstring says which identity variant each catches.
@@ -52,3 +53,23 @@ def block_material() -> dict[str, pl.Expr]:
             pl.concat_str(low3, pl.lit("|"), high3, pl.lit("|"), pl.col("birth_date").dt.year())
         ),
     }
+
+
+def names_swapped(key: str) -> pl.Expr:
+    """Whether the name filter of this pass puts the last name in the first name's place.
+
+    A pass's name filter tags the q-grams of its two names ``a:`` and ``b:`` in the order the
+    pass's key sorts them (by initial for ``dob_initials``, by 3-letter prefix for
+    ``names_yob``; first name first for the others), so swapped first and last names give the
+    same filter exactly in the passes that bring them together, without pooling both names
+    into one untagged set.
+    """
+    if key == "dob_initials":
+        width = 1
+    elif key == "names_yob":
+        width = 3
+    else:
+        return pl.lit(False)
+    first = pl.col("first_name_key").str.strip_chars().str.slice(0, width)
+    last = pl.col("last_name_key").str.strip_chars().str.slice(0, width)
+    return (first > last).fill_null(False)

@@ -9,8 +9,10 @@ material and the column order are documented in the package docstring
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Final
@@ -22,8 +24,8 @@ import polars as pl
 import pyarrow as pa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from connectors.pseudonymise.blocking import BLOCKING_KEYS, block_material
-from connectors.pseudonymise.bloom import FILTER_SPECS, POOLED_FILTERS, BloomFilter, qgrams
+from connectors.pseudonymise.blocking import BLOCKING_KEYS, block_material, names_swapped
+from connectors.pseudonymise.bloom import FILTER_SPECS, BlockedFilter, GramTable, qgrams
 from connectors.pseudonymise.columns import (
     dictionary_encode,
     fixed_binary,
@@ -42,24 +44,30 @@ from connectors.pseudonymise.pool import (
 from contract import (
     BLOCK_PREFIX,
     CONTRACT_COLUMNS,
-    FILTER_PREFIX,
     REF_COLUMN,
     SEALED_FIELDS,
+    SEALED_SIZE_CLASSES,
     TOKEN_FIELDS,
     BloomFilterSpec,
     EncodingParameters,
+    filter_column,
     sealed_column,
     token_column,
 )
 
 __all__ = [
     "Encoder",
+    "shuffled",
 ]
 
 _REF_BYTES: Final = 16
 _LOCAL_SALT: Final = b"crosscheck/v1/local"
 _CHUNK_ROWS: Final = 100_000  # rows per parallel work item
 _TMP: Final = ".crosscheck-tmp-encode-"
+_NONCE_BYTES: Final = 12
+_BLOCK_ID_BYTES: Final = 8
+# The two names of the name filter, tagged by their place in the pass's order (names_swapped).
+_NAME_TAGS: Final = ("a:", "b:")
 
 
 _PARAMETERS: Final = EncodingParameters(
@@ -75,7 +83,12 @@ class Encoder:
     per-field subkeys and caches of q-gram positions; never holds a data key.
     """
 
-    def __init__(self, matching_key: MatchingKey, local_key: bytes) -> None:
+    def __init__(
+        self,
+        matching_key: MatchingKey,
+        local_key: bytes,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
         if len(matching_key.secret) != KEY_BYTES or len(local_key) != KEY_BYTES:
             raise ValueError("matching and local keys are 32 bytes")
         self._matching_key = matching_key
@@ -88,13 +101,15 @@ class Encoder:
             name: Hmac(hkdf(matching_key.secret, salt, f"crosscheck/v1/block/{name}"))
             for name in BLOCKING_KEYS
         }
-        self._filters = {
-            spec.name: BloomFilter(
-                spec, hkdf(matching_key.secret, salt, f"crosscheck/v1/filter/{spec.name}")
-            )
-            for spec in FILTER_SPECS
-        }
+        self._filters: dict[tuple[str, str], BlockedFilter] = {}
+        for spec in FILTER_SPECS:
+            subkey = hkdf(matching_key.secret, salt, f"crosscheck/v2/filter/{spec.name}")
+            for blocking_pass in BLOCKING_KEYS:
+                self._filters[spec.name, blocking_pass] = BlockedFilter(spec, subkey, blocking_pass)
         self._ref_key = Hmac(hkdf(local_key, _LOCAL_SALT, "crosscheck/v1/ref"))
+        # The ref binds the epoch: a new matching key gives every record a new ref.
+        self._ref_prefix = b"crosscheck/v2/ref\n" + salt + b"\n"
+        self._random_bytes = random_bytes
 
     def __repr__(self) -> str:
         return f"Encoder(epoch={self._matching_key.epoch!r})"
@@ -113,35 +128,43 @@ class Encoder:
         return self._token_key(field).digest(canonical_value.encode("utf-8"))
 
     def ref_for(self, record_id: str) -> str:
-        return self._ref_key.digest(record_id.encode("utf-8"))[:_REF_BYTES].hex()
+        """``HMAC(ref key, epoch || record id)``: stable within an epoch, unlinkable across."""
+        message = self._ref_prefix + record_id.encode("utf-8")
+        return self._ref_key.digest(message)[:_REF_BYTES].hex()
 
     def block_for(self, name: str, key_material: str) -> bytes:
         """A blocking key from its composed material (see :meth:`block_material`)."""
         block_bytes = self.parameters.block_bytes
         return self._block_keys[name].digest(key_material.encode("utf-8"))[:block_bytes]
 
-    def filter_for(self, name: str, values: Sequence[str | None]) -> bytes | None:
-        """The stored filter of one record from its values of the filter's fields, in order.
+    def filter_for(
+        self,
+        name: str,
+        blocking_pass: str,
+        block_key_material: str,
+        values: Sequence[str | None],
+        *,
+        swapped: bool = False,
+    ) -> bytes | None:
+        """The stored filter of one record for one pass, from the pass's blocking-key material
+        and the record's values of the filter's fields, in order (dates as ``YYYYMMDD``).
 
-        Dates are given as ``YYYYMMDD``. Null when every value is null or empty.
+        ``swapped`` exchanges the name tags (see ``blocking.names_swapped``). Null when every
+        value is null or empty.
         """
-        bloom = self._filters[name]
-        spec = bloom.spec
-        tags = self._tags(spec)
+        bloom = self._filters[name, blocking_pass]
+        tags = _tags(bloom.spec)
+        if swapped:
+            tags = tags[::-1]
         grams = [
-            qgrams(value, spec.q, tag) if value else set()
+            qgrams(value, bloom.spec.q, tag) if value else set()
             for tag, value in zip(tags, values, strict=True)
         ]
         if not any(grams):
             return None
-        positive, negative = bloom.table(grams)
-        stored = np.bitwise_or.reduce(positive) | np.bitwise_and.reduce(negative)
-        return bytes(stored.tobytes())
-
-    @staticmethod
-    def _tags(spec: BloomFilterSpec) -> list[str]:
-        pooled = spec.name in POOLED_FILTERS
-        return ["" if pooled else f"{name}:" for name in spec.fields]
+        fields = [(GramTable([g]), np.zeros(1, np.intp)) for g in grams]
+        block = np.frombuffer(_block_ids([block_key_material]), np.uint8).reshape(1, -1)
+        return bytes(bloom.encode(block, fields)[0].tobytes())
 
     # ----------------------------------------------------------------- whole-frame encoding
 
@@ -158,8 +181,9 @@ class Encoder:
     ) -> pl.DataFrame:
         """The records.parquet columns for ``frame``'s rows, in the same order.
 
-        ``first_row`` is the absolute index of the frame's first row in the extract (nonces
-        derive from it). Chunks are encoded in parallel processes when ``pool`` is given (see
+        ``first_row`` is the absolute index of the frame's first row in the extract (only for
+        naming chunks; nonces are random). Chunks are encoded in parallel processes when
+        ``pool`` is given (see
         :func:`start_encoding_pool`; started early, its workers import while the caller is
         still normalising) or ``workers > 1``. Workers hand their chunks back as Arrow IPC
         files in ``scratch``, which must then outlive the returned frame (it may map the
@@ -272,8 +296,8 @@ class Encoder:
         skip: frozenset[str] = frozenset(),
     ) -> pl.DataFrame:
         """All output columns for ``frame``, except the token and block columns in ``skip``."""
-        height = frame.height
-        record_ids = frame["record_id"].cast(pl.Binary).to_list()
+        prefix = self._ref_prefix
+        record_ids = [prefix + r for r in frame["record_id"].cast(pl.Binary).to_list()]
         ref_digests = b"".join(self._ref_key.many(record_ids, _REF_BYTES))
         ref_column = hex_column(REF_COLUMN, ref_digests, _REF_BYTES)
         columns: list[pl.Series] = [ref_column]
@@ -283,17 +307,7 @@ class Encoder:
         for name, (key, _, width) in keyed.items():
             columns.append(_keyed_column(name, text[name], key, width))
 
-        filter_inputs = frame.select(
-            pl.col("birth_date").dt.to_string("%Y%m%d"),
-            *(
-                pl.col(name)
-                for spec in FILTER_SPECS
-                for name in spec.fields
-                if name != "birth_date"
-            ),
-        )
-        for spec in FILTER_SPECS:
-            columns.append(self._filter_column(spec, filter_inputs, height))
+        columns.extend(self._filter_columns(frame))
 
         columns.extend(
             frame[name].cast(getattr(pl, dtype)) for name, dtype in CONTRACT_COLUMNS.items()
@@ -302,23 +316,59 @@ class Encoder:
         columns.extend(self._sealed_columns(frame, extract_id, data_key, first_row, refs))
         return pl.DataFrame(columns)
 
-    def _filter_column(self, spec: BloomFilterSpec, inputs: pl.DataFrame, height: int) -> pl.Series:
-        bloom = self._filters[spec.name]
-        positive = np.zeros((height, bloom.words), np.uint64)
-        negative = ~np.zeros((height, bloom.words), np.uint64)
-        present = np.zeros(height, np.bool_)
-        for field_name, tag in zip(spec.fields, self._tags(spec), strict=True):
-            # Distinct values are few (names, dates, streets): build each one's component once
-            # and gather by dictionary index (0 = null, which contributes nothing).
-            distinct, index = dictionary_encode(inputs[field_name])
-            gram_sets = [set(), *(qgrams(value, spec.q, tag) for value in distinct.to_pylist())]
-            table_p, table_n = bloom.table(gram_sets)
-            has_grams = np.array([bool(grams) for grams in gram_sets])
-            positive |= table_p[index]
-            negative &= table_n[index]
-            present |= has_grams[index]
-        stored = (positive | negative).view(np.uint8)
-        return fixed_binary(FILTER_PREFIX + spec.name, stored, present)
+    def _filter_columns(self, frame: pl.DataFrame) -> list[pl.Series]:
+        """Every ``filter_<name>__<pass>`` column, in the contract's order."""
+        materials = block_material()
+        inputs = frame.select(
+            pl.col("birth_date").dt.to_string("%Y%m%d"),
+            *(pl.col(n) for spec in FILTER_SPECS for n in spec.fields if n != "birth_date"),
+            *(materials[p].alias(f"block:{p}") for p in BLOCKING_KEYS),
+            *(names_swapped(p).alias(f"swap:{p}") for p in BLOCKING_KEYS),
+        )
+        # Distinct values are few (names, dates): q-grams and their ids once per distinct value
+        # and tag; the per-record work is then vectorised over the chunk.
+        encoded = {n: dictionary_encode(inputs[n]) for s in FILTER_SPECS for n in s.fields}
+        tables: dict[tuple[str, str], GramTable] = {}
+
+        def table(field_name: str, tag: str, q: int) -> GramTable:
+            found = tables.get((field_name, tag))
+            if found is None:
+                distinct = encoded[field_name][0].to_pylist()
+                found = GramTable([set(), *(qgrams(v, q, tag) for v in distinct)])
+                tables[field_name, tag] = found
+            return found
+
+        blocks: dict[str, tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]] = {}
+        for blocking_pass in BLOCKING_KEYS:
+            distinct, index = dictionary_encode(inputs[f"block:{blocking_pass}"])
+            ids = np.zeros((len(distinct) + 1, _BLOCK_ID_BYTES), np.uint8)
+            if len(distinct):
+                raw = _block_ids(distinct.to_pylist())
+                ids[1:] = np.frombuffer(raw, np.uint8).reshape(-1, _BLOCK_ID_BYTES)
+            blocks[blocking_pass] = (ids[index], index > 0)
+        out: list[pl.Series] = []
+        for spec in FILTER_SPECS:
+            tags = _tags(spec)
+            for blocking_pass in BLOCKING_KEYS:
+                block_ids, has_block = blocks[blocking_pass]
+                swap = inputs[f"swap:{blocking_pass}"].to_numpy()
+                fields: list[tuple[GramTable, npt.NDArray[np.intp]]] = []
+                grams = np.zeros(frame.height, np.intp)
+                for place, field_name in enumerate(spec.fields):
+                    index = encoded[field_name][1]
+                    if len(spec.fields) == 2:
+                        # Each name goes in with the tag of its place in this pass's order.
+                        kept = np.where(swap, 0, index)
+                        moved = np.where(swap, index, 0)
+                        fields.append((table(field_name, tags[place], spec.q), kept))
+                        fields.append((table(field_name, tags[1 - place], spec.q), moved))
+                    else:
+                        fields.append((table(field_name, tags[place], spec.q), index))
+                    grams += table(field_name, tags[place], spec.q).lengths[index]
+                stored = self._filters[spec.name, blocking_pass].encode(block_ids, fields)
+                present = has_block & (grams > 0)
+                out.append(fixed_binary(filter_column(spec.name, blocking_pass), stored, present))
+        return out
 
     def _sealed_columns(
         self,
@@ -343,31 +393,29 @@ class Encoder:
             .alias(name)
             for name in SEALED_FIELDS
         )
-        row_bytes = [row.to_bytes(8, "big") for row in range(first_row, first_row + height)]
         out: list[pl.Series] = []
-        for field_index, name in enumerate(SEALED_FIELDS):
-            field_bytes = field_index.to_bytes(4, "big")
+        for name in SEALED_FIELDS:
             suffix = name.encode("ascii") + b'"]'
             values = display[name]
             valid = values.is_not_null().to_numpy()
             # map() over prepared lists keeps the per-value Python overhead near the cost of
             # the AES-GCM call itself (the dominant cost of pseudonymising).
             if values.null_count():
-                present = np.flatnonzero(valid).tolist()
-                nonces = [row_bytes[i] + field_bytes for i in present]
-                associated = [prefixes[i] + suffix for i in present]
+                associated = [prefixes[i] + suffix for i in np.flatnonzero(valid).tolist()]
             else:
-                nonces = [rb + field_bytes for rb in row_bytes]
                 associated = [prefix + suffix for prefix in prefixes]
-            plain = values.drop_nulls().to_list()
+            plain = list(map(_pad, values.drop_nulls().to_list()))
+            count = len(plain)
+            # Random 96-bit nonces under a fresh per-extract key: 11 fields x 1M rows is far
+            # below the 2^32 values NIST SP 800-38D allows, and they say nothing about the row.
+            pool = self._random_bytes(_NONCE_BYTES * count)
+            nonces = [pool[i : i + _NONCE_BYTES] for i in range(0, len(pool), _NONCE_BYTES)]
             sealed = list(map(encrypt, nonces, plain, associated))
-            pieces: list[bytes] = [b""] * (2 * len(sealed))
+            pieces: list[bytes] = [b""] * (2 * count)
             pieces[0::2] = nonces
             pieces[1::2] = sealed
             lengths = np.zeros(height, np.int64)
-            lengths[valid] = (
-                np.fromiter(map(len, sealed), np.int64, len(sealed)) + len(field_bytes) + 8
-            )
+            lengths[valid] = np.fromiter(map(len, sealed), np.int64, count) + _NONCE_BYTES
             out.append(joined_binary(sealed_column(name), b"".join(pieces), lengths, valid))
         return out
 
@@ -376,6 +424,7 @@ def _encoded_inputs() -> frozenset[str]:
     """The input columns :meth:`Encoder._encode_chunk` reads: only these are sent to workers."""
     blocks = {root for expr in block_material().values() for root in expr.meta.root_names()}
     filters = {name for spec in FILTER_SPECS for name in spec.fields}
+    filters |= {root for p in BLOCKING_KEYS for root in names_swapped(p).meta.root_names()}
     return frozenset(
         {"record_id", *TOKEN_FIELDS, *blocks, *filters, *CONTRACT_COLUMNS, *SEALED_FIELDS}
     )
@@ -389,3 +438,46 @@ def _keyed_column(name: str, values: pl.Series, key: Hmac, size: int) -> pl.Seri
         macs = key.many(distinct.cast(pa.large_binary()).to_pylist(), size)
         table[1:] = np.frombuffer(b"".join(macs), np.uint8).reshape(-1, size)
     return fixed_binary(name, table[index], index > 0)
+
+
+def _tags(spec: BloomFilterSpec) -> tuple[str, ...]:
+    """Field tags of a filter's q-grams: a first name's q-grams differ from the same letters in
+    a last name, so the name filter is not one pooled set of both names."""
+    return _NAME_TAGS if len(spec.fields) == 2 else tuple("" for _ in spec.fields)
+
+
+def _block_ids(materials: Sequence[str]) -> bytes:
+    """8 bytes of BLAKE2b per blocking-key material: the block's input to the filter PRF.
+
+    Unkeyed on purpose: it never leaves the connector, and the PRF key is the secret.
+    """
+    return b"".join(
+        hashlib.blake2b(m.encode("utf-8"), digest_size=_BLOCK_ID_BYTES).digest() for m in materials
+    )
+
+
+_CLASSES: Final = SEALED_SIZE_CLASSES
+# Zero padding by UTF-8 length, for every length that fits the largest class.
+_PADDING: Final = tuple(
+    bytes(next(c for c in _CLASSES if n + 2 <= c) - n - 2) for n in range(_CLASSES[-1] - 1)
+)
+
+
+def _pad(value: bytes) -> bytes:
+    """contract.pad_sealed of an already UTF-8 value, inlined for speed (a test compares them)."""
+    size = len(value)
+    if size < len(_PADDING):
+        return size.to_bytes(2, "big") + value + _PADDING[size]
+    last = _CLASSES[-1]
+    return size.to_bytes(2, "big") + value + bytes(-(-(size + 2) // last) * last - size - 2)
+
+
+def shuffled(
+    frame: pl.DataFrame, random_bytes: Callable[[int], bytes] = os.urandom
+) -> pl.DataFrame:
+    """``frame``'s rows in a uniformly random order: a package keeps no trace of the export's.
+
+    Sorting by random 64-bit keys; ties (2^-64 per pair) keep export order, which is harmless.
+    """
+    keys = np.frombuffer(random_bytes(8 * frame.height), np.uint64)
+    return frame[np.argsort(keys, kind="stable")]

@@ -14,7 +14,6 @@ import base64
 import hashlib
 import os
 import stat
-import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +28,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from connectors.errors import KeyFileError, PackageError, SealError
 from contract import (
-    SEALED_FIELDS,
     Manifest,
     RevealKem,
     hpke_info,
+    pad_sealed,
     pem_blocks,
     signing_payload,
+    unpad_sealed,
 )
 
 __all__ = [
@@ -357,9 +357,6 @@ def unwrap_data_key(
 
 # ---------------------------------------------------------------------------------- sealing
 
-_NONCE: Final = struct.Struct(">QI")
-_SEALED_INDEX: Final = {name: index for index, name in enumerate(SEALED_FIELDS)}
-
 
 def _associated_prefix(extract_id: UUID, ref: str) -> bytes:
     # Byte-identical to contract.sealed_associated_data (a JSON array of three strings that
@@ -367,22 +364,26 @@ def _associated_prefix(extract_id: UUID, ref: str) -> bytes:
     return b'["' + str(extract_id).encode("ascii") + b'","' + ref.encode("ascii") + b'","'
 
 
-def _nonce(row_index: int, field_name: str) -> bytes:
-    return _NONCE.pack(row_index, _SEALED_INDEX[field_name])
-
-
 def seal(
-    data_key: bytes, extract_id: UUID, ref: str, field: str, value: str, nonce: bytes
+    data_key: bytes,
+    extract_id: UUID,
+    ref: str,
+    field: str,
+    value: str,
+    nonce: bytes | None = None,
 ) -> bytes:
-    """AES-256-GCM of one field value, returned as ``nonce (12) || ciphertext || tag (16)``.
+    """AES-256-GCM of one padded field value: ``nonce (12) || ciphertext || tag (16)``.
 
-    The nonce travels with the value so that opening never depends on row order; the caller
-    guarantees it is unique under ``data_key`` (the encoder uses row index || field index).
+    The plaintext is :func:`contract.pad_sealed` of the value, so the length shows only its
+    size class. The nonce is random (``os.urandom``) unless a test pins one; it travels with
+    the value, so opening never depends on row order.
     """
+    if nonce is None:
+        nonce = os.urandom(12)
     if len(nonce) != 12:
         raise ValueError("an AES-GCM nonce is 12 bytes")
     associated = _associated_prefix(extract_id, ref) + field.encode("ascii") + b'"]'
-    return nonce + AESGCM(data_key).encrypt(nonce, value.encode("utf-8"), associated)
+    return nonce + AESGCM(data_key).encrypt(nonce, pad_sealed(value), associated)
 
 
 def open_sealed(data_key: bytes, extract_id: UUID, ref: str, field: str, blob: bytes) -> str:
@@ -390,7 +391,7 @@ def open_sealed(data_key: bytes, extract_id: UUID, ref: str, field: str, blob: b
     try:
         associated = _associated_prefix(extract_id, ref) + field.encode("ascii") + b'"]'
         plain = AESGCM(data_key).decrypt(blob[:12], blob[12:], associated)
-        return plain.decode("utf-8")
+        return unpad_sealed(plain)
     except (ValueError, TypeError, InvalidTag, UnicodeError):
         raise SealError() from None
 

@@ -9,6 +9,7 @@ names what was wrong and what to do, with company ids and column names but no re
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from contract import (
     BLOCK_PREFIX,
     CONTRACT_COLUMNS,
     CONTRACT_VERSION,
-    FILTER_PREFIX,
     REF_COLUMN,
     REVEALABLE_FIELDS,
     TOKEN_FIELDS,
@@ -67,7 +67,27 @@ class ManifestVerdict:
     duplicate: Extract | None
 
 
+def _refuse_other_versions(raw: bytes) -> None:
+    """Refuse a package of another contract version before validating it as this version's.
+
+    A version-1 manifest does not validate as version 2 (other encoding parameters), and its
+    filters leak names (issue 9), so the message names the cure instead of a schema error.
+    """
+    try:
+        version = json.loads(raw).get("contract_version")
+    except (ValueError, AttributeError):
+        return  # not JSON or not an object: parse_manifest says what is wrong
+    if version is not None and version not in SUPPORTED_CONTRACT_VERSIONS:
+        raise UnsupportedContract(
+            f"the package uses contract version {version}; this matcher accepts only "
+            f"{sorted(SUPPORTED_CONTRACT_VERSIONS)}. Version 1 encodings are no longer accepted "
+            "(their name filters can be decoded): upgrade the connector and make the extract "
+            "again with `connector pseudonymise`"
+        )
+
+
 def parse_manifest(raw: bytes) -> Manifest:
+    _refuse_other_versions(raw)
     try:
         manifest = Manifest.model_validate_json(raw)
     except ValidationError as exc:
@@ -176,7 +196,7 @@ def expected_columns(encoding: EncodingParameters) -> dict[str, str]:
     columns = {REF_COLUMN: "String"}
     columns.update({token_column(f): "Binary" for f in encoding.token_fields})
     columns.update({BLOCK_PREFIX + k: "Binary" for k in encoding.blocking_keys})
-    columns.update({FILTER_PREFIX + spec.name: "Binary" for spec in encoding.filters})
+    columns.update({column: "Binary" for column in encoding.filter_columns()})
     columns.update(CONTRACT_COLUMNS)
     columns.update({sealed_column(f): "Binary" for f in encoding.sealed_fields})
     return columns

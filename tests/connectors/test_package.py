@@ -208,7 +208,7 @@ def test_describe_reports_plaintext_and_foreign_columns(
         tenant_role=pl.lit("asa@example.se"),
         ref=pl.lit("Åsa Öberg"),
         nationality=pl.lit("SE"),
-        filter_name=pl.lit(b"\x00" * 3),
+        filter_name__dob_first=pl.lit(b"\x00" * 3),
     )
     leaked.write_parquet(path)
     findings = "\n".join(pkg.describe_package(tmp_path / "pkg").plaintext_findings)
@@ -216,7 +216,7 @@ def test_describe_reports_plaintext_and_foreign_columns(
     assert "'contract_type': 5 values look like a personnummer" in findings
     assert "'tenant_role': 5 values look like an e-mail address" in findings
     assert "'ref' has values that are not 32 hex digits" in findings
-    assert "'filter_name' has values that are not 128 bytes" in findings
+    assert "'filter_name__dob_first' has values that are not 128 bytes" in findings
     # Findings name columns and counts, never the values themselves.
     assert "198501011234" not in findings and "Öberg" not in findings
 

@@ -10,6 +10,10 @@ Keys shared by more than ``max_block_size`` records (all companies together) are
 key carries no identifying power (a degenerate value, e.g. an empty name) and its pairs grow with
 the square of its size, which would let one bad key exhaust memory. The other passes still
 compare those records.
+
+Contract version 2 salts every Bloom filter per pass and block (``filter_<name>__<pass>``), so a
+pair is only comparable in a pass that found it: each candidate carries the index of its pass
+(``pass_idx``), and a pair found in several passes appears once per pass.
 """
 
 from __future__ import annotations
@@ -52,14 +56,15 @@ def candidate_pairs(
     keys: Sequence[BlockingKey],
     max_block_size: int = DEFAULT_MAX_BLOCK_SIZE,
 ) -> pl.LazyFrame:
-    """Distinct pairs ``(rid_a, rid_b)`` of records at two different companies sharing a key.
+    """Pairs ``(rid_a, rid_b, pass_idx)`` of records at two companies sharing the key of pass
+    ``keys[pass_idx]``; a pair appears once per pass that finds it.
 
     ``records`` holds ``rid`` (UInt32, unique) and ``company_idx`` (ranks the company ids
     lexicographically) plus the key columns; ``rid_a`` is always the record of the company that
     sorts first, so each unordered pair appears once. Null keys never match.
     """
     passes = []
-    for key in keys:
+    for index, key in enumerate(keys):
         side = (
             records.select("rid", "company_idx", pl.col(key.column).alias("key"))
             .filter(pl.col("key").is_not_null())
@@ -68,8 +73,12 @@ def candidate_pairs(
         passes.append(
             side.join(side, on="key", suffix="_b")
             .filter(pl.col("company_idx") < pl.col("company_idx_b"))
-            .select(pl.col("rid").alias("rid_a"), pl.col("rid_b"))
+            .select(
+                pl.col("rid").alias("rid_a"),
+                pl.col("rid_b"),
+                pl.lit(index, dtype=pl.UInt8).alias("pass_idx"),
+            )
         )
     if not passes:
-        return pl.LazyFrame(schema={"rid_a": pl.UInt32, "rid_b": pl.UInt32})
-    return pl.concat(passes).unique()
+        return pl.LazyFrame(schema={"rid_a": pl.UInt32, "rid_b": pl.UInt32, "pass_idx": pl.UInt8})
+    return pl.concat(passes)

@@ -9,6 +9,13 @@ The stacked records are materialised once, because both lanes and every blocking
 them; each lane's plan is then collected on its own so peak memory is one lane's, not both.
 Each Bloom-filter column is turned into a word matrix once and candidate pairs are scored by
 row index, so filter bytes are never copied per pair.
+
+Filters are salted per blocking pass (contract version 2): a candidate found in pass ``p`` is
+scored with the ``filter_<name>__p`` columns. A pair found in several passes keeps its highest
+passing score: each pass is an independent encoding of the same values, so the scores differ
+only by hash collisions and by the name order of the pass (swapped names align only in the
+passes whose key sorts the names); the best one is the encoding that aligns the variant, and
+the floors still apply within that pass.
 """
 
 from __future__ import annotations
@@ -17,10 +24,9 @@ from collections.abc import Mapping
 from datetime import date
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 
-from contract import BLOCK_PREFIX, CONTRACT_COLUMNS, FILTER_PREFIX, REF_COLUMN
+from contract import BLOCK_PREFIX, CONTRACT_COLUMNS, FILTER_PREFIX, REF_COLUMN, filter_column
 from matcher.core.matching.blocking import DEFAULT_MAX_BLOCK_SIZE, blocking_keys, candidate_pairs
 from matcher.core.matching.plans import (
     HIT_SCHEMA,
@@ -98,7 +104,9 @@ def find_hits(
         matrices: dict[str, FilterMatrix] = {}
         for rule in rules.fuzzy_rules:
             weights = fuzzy_filter_columns(rule)
-            missing = [c for c in weights if c not in stacked.columns]
+            names = [c.removeprefix(FILTER_PREFIX) for c in weights]
+            wanted = [filter_column(n, key.name) for n in names for key in keys]
+            missing = [c for c in wanted if c not in stacked.columns]
             if missing:
                 raise ExtractSchemaError(
                     f"rule {rule.id} compares the filters {missing}, which the extracts lack; "
@@ -107,16 +115,22 @@ def find_hits(
             pairs = fuzzy_pairs_plan(records, candidates, rule, run_date).collect()
             rows_a = pairs["rid_a"].to_numpy()
             rows_b = pairs["rid_b"].to_numpy()
-            dice: dict[str, npt.NDArray[np.float64]] = {}
-            present: dict[str, npt.NDArray[np.bool_]] = {}
-            for column in weights:
-                if column not in matrices:
-                    matrices[column] = filter_matrix(stacked[column])
-                matrix = matrices[column]
-                name = column.removeprefix(FILTER_PREFIX)
-                dice[name] = dice_pairs(matrix, rows_a, rows_b)
-                # A null or empty filter has no bits: that record carries no such evidence.
-                present[name] = (matrix.counts[rows_a] > 0) & (matrix.counts[rows_b] > 0)
+            pass_of = pairs["pass_idx"].to_numpy()
+            dice = {n: np.zeros(pairs.height, np.float64) for n in names}
+            present = {n: np.zeros(pairs.height, np.bool_) for n in names}
+            for index, key in enumerate(keys):
+                in_pass = np.flatnonzero(pass_of == index)
+                if not len(in_pass):
+                    continue
+                a, b = rows_a[in_pass], rows_b[in_pass]
+                for name in names:
+                    column = filter_column(name, key.name)
+                    if column not in matrices:
+                        matrices[column] = filter_matrix(stacked[column])
+                    matrix = matrices[column]
+                    dice[name][in_pass] = dice_pairs(matrix, a, b)
+                    # A null or empty filter has no bits: that record carries no such evidence.
+                    present[name][in_pass] = (matrix.counts[a] > 0) & (matrix.counts[b] > 0)
             score, passes = fuzzy_scores(
                 rule, dice, present, pairs["bonus"].to_numpy().astype(np.float64)
             )
@@ -124,6 +138,9 @@ def find_hits(
                 pairs.lazy()
                 .with_columns(pl.Series("score", score))
                 .filter(pl.Series("passes", passes))
+                .sort("score", descending=True)
+                .unique(subset=["rid_a", "rid_b"], keep="first")
+                .drop("pass_idx")
             )
             fuzzy.append(fuzzy_hits_plan(scored, rule).collect().lazy())
     return combine_plan(exact, fuzzy).collect()

@@ -169,7 +169,7 @@ def fuzzy_pairs_plan(
     rule: FuzzyRule,
     run_date: date,
 ) -> pl.LazyFrame:
-    """Blocked ``candidates`` (``rid_a``, ``rid_b``) that one fuzzy rule may score.
+    """Blocked ``candidates`` (``rid_a``, ``rid_b``, ``pass_idx``) one fuzzy rule may score.
 
     Pairs whose national-id tokens are equal belong to the exact lane and are dropped; pairs
     where either token is missing or they differ are kept. Contract type and overlap filter

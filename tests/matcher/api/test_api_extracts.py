@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -151,6 +152,26 @@ def _old_contract(w: World):
         package.manifest.model_copy(update={"contract_version": "0", "signature": ""})
     )
     return package
+
+
+def test_a_version_1_package_is_refused_with_what_to_do(
+    client: TestClient, world: Callable[..., World], engine: Engine
+) -> None:
+    # Version 1 filters leak names (issue 9): refused before its encoding is even validated.
+    w = world()
+    kit = w.companies["a"]
+    package = kit.package(w.reveal_fingerprint)
+    raw = package.manifest.model_dump(mode="json")
+    raw.update(contract_version="1", encoding={**raw["encoding"], "scheme": "crosscheck-clk-v1"})
+    files = {**package.files(), "manifest": ("manifest.json", json.dumps(raw).encode(), "x")}
+    token = kit.tokens["data_officer"]
+    response = client.post("/v1/extracts", files=files, headers=auth(token))
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] == PROBLEM_BASE + "unsupported-contract"
+    assert "contract version 1" in problem["detail"]
+    assert "upgrade the connector and make the extract again" in problem["detail"]
+    assert extract_rows(engine) == []
 
 
 REJECTIONS = [

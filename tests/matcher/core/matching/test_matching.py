@@ -40,8 +40,8 @@ def _record(ref: str, person: int | None, start: date, **extra: Any) -> dict[str
         "contract_end": None,
         "contract_type": "residential",
         "block_birth_initials": None,
-        "filter_name": _name(3),
-        "filter_birth_date": _name(5),
+        "filter_name__birth_initials": _name(3),
+        "filter_birth_date__birth_initials": _name(5),
     }
     row.update(extra)
     return row
@@ -55,8 +55,8 @@ def _frame(*rows: dict[str, Any]) -> pl.LazyFrame:
         "contract_end": pl.Date,
         "contract_type": pl.String,
         "block_birth_initials": pl.Binary,
-        "filter_name": pl.Binary,
-        "filter_birth_date": pl.Binary,
+        "filter_name__birth_initials": pl.Binary,
+        "filter_birth_date__birth_initials": pl.Binary,
     }
     return pl.LazyFrame(list(rows), schema=schema)
 
@@ -155,15 +155,17 @@ def test_a_person_with_two_contracts_gives_one_hit_per_record_pair() -> None:
 
 def _variant(shared_bits: int, person_b: int | None = 2, **extra: Any) -> pl.DataFrame:
     block = b"k" * 16
-    a = _record("a1", 1, date(2024, 1, 1), block_birth_initials=block, filter_name=FULL)
-    a["filter_birth_date"] = FULL
+    a = _record(
+        "a1", 1, date(2024, 1, 1), block_birth_initials=block, filter_name__birth_initials=FULL
+    )
+    a["filter_birth_date__birth_initials"] = FULL
     b = _record(
         "b1",
         person_b,
         date(2024, 1, 1),
         block_birth_initials=block,
-        filter_name=_name(shared_bits),
-        filter_birth_date=FULL,
+        filter_name__birth_initials=_name(shared_bits),
+        filter_birth_date__birth_initials=FULL,
     )
     b.update(extra)
     return find_hits({"a": _frame(a), "b": _frame(b)}, RULES, RUN)
@@ -228,11 +230,23 @@ def test_combine_drops_a_fuzzy_hit_for_a_pair_the_exact_lane_already_has() -> No
 def test_oversized_blocks_are_skipped() -> None:
     block = b"k" * 16
     rows_a = [
-        _record(f"a{i}", 100 + i, date(2024, 1, 1), block_birth_initials=block, filter_name=FULL)
+        _record(
+            f"a{i}",
+            100 + i,
+            date(2024, 1, 1),
+            block_birth_initials=block,
+            filter_name__birth_initials=FULL,
+        )
         for i in range(3)
     ]
     rows_b = [
-        _record(f"b{i}", 200 + i, date(2024, 1, 1), block_birth_initials=block, filter_name=FULL)
+        _record(
+            f"b{i}",
+            200 + i,
+            date(2024, 1, 1),
+            block_birth_initials=block,
+            filter_name__birth_initials=FULL,
+        )
         for i in range(3)
     ]
     extracts = {"a": _frame(*rows_a), "b": _frame(*rows_b)}
@@ -267,8 +281,14 @@ def _guarded(
         ("a1", 1, FULL, phones[0]),
         ("b1", 2, _name(name_bits), phones[1]),
     ):
-        row = _record(ref, person, date(2024, 1, 1), block_birth_initials=block, filter_name=name)
-        row["filter_birth_date"] = FULL if ref == "a1" else _name(dob_bits)
+        row = _record(
+            ref,
+            person,
+            date(2024, 1, 1),
+            block_birth_initials=block,
+            filter_name__birth_initials=name,
+        )
+        row["filter_birth_date__birth_initials"] = FULL if ref == "a1" else _name(dob_bits)
         row["token_phone"] = phone
         rows.append(row)
     frames = {
@@ -300,18 +320,22 @@ def test_an_equal_phone_token_corroborates_a_changed_surname() -> None:
 def test_a_missing_birth_date_leaves_the_name_to_decide() -> None:
     # Name Dice 2*56/120 = 0.933. Scored as Dice 0, the missing birth date would cap the score
     # at 0.6 * 0.933 = 0.56 (no hit); renormalised over the name alone it is 0.933 (strong).
-    row = _variant(56, filter_birth_date=None).row(0, named=True)
+    row = _variant(56, filter_birth_date__birth_initials=None).row(0, named=True)
     assert row["band"] == "strong"
     assert row["score"] == pytest.approx(2 * 56 / 120)
     # Present on both, the same name with a different birth date still scores on both filters.
-    hit = _variant(56, filter_birth_date=_name(20)).row(0, named=True)
+    hit = _variant(56, filter_birth_date__birth_initials=_name(20)).row(0, named=True)
     assert hit["score"] == pytest.approx(0.6 * 2 * 56 / 120 + 0.4 * 2 * 20 / 84)
 
 
 def test_a_pair_without_any_weighted_evidence_is_never_a_hit() -> None:
-    assert _variant(56, filter_name=None, filter_birth_date=None).is_empty()
+    assert _variant(
+        56, filter_name__birth_initials=None, filter_birth_date__birth_initials=None
+    ).is_empty()
     # An empty filter (no bits) is as absent as a null one.
-    assert _variant(56, filter_name=bytes(8), filter_birth_date=None).is_empty()
+    assert _variant(
+        56, filter_name__birth_initials=bytes(8), filter_birth_date__birth_initials=None
+    ).is_empty()
 
 
 def test_scores_renormalise_over_filters_present_on_both_and_floors_need_both() -> None:
@@ -328,3 +352,30 @@ def test_scores_renormalise_over_filters_present_on_both_and_floors_need_both() 
     # The cap at 1 still holds after renormalisation.
     capped, _ = fuzzy_scores(GUARDED, dice, present, np.array([0.0, 0.0, 0.5, 0.0]))
     assert capped[2] == 1.0
+
+
+def test_a_pair_is_scored_with_the_filters_of_the_pass_that_found_it() -> None:
+    # Two passes; the pair shares only the key of pass "two", whose filters are equal. Pass
+    # "one"'s filters are unrelated (another block's salt) and must not be used; when both
+    # passes find the pair, the better pass's score counts.
+    def extract(ref: str, person: int, key_one: bytes, name_one: bytes) -> pl.LazyFrame:
+        row = _record(ref, person, date(2024, 1, 1), block_birth_initials=key_one)
+        row["filter_name__birth_initials"] = name_one
+        row["filter_birth_date__birth_initials"] = FULL
+        row.update(block_two=b"t" * 16, filter_name__two=FULL, filter_birth_date__two=FULL)
+        schema = {**_frame().collect_schema(), "block_two": pl.Binary}
+        schema |= {"filter_name__two": pl.Binary, "filter_birth_date__two": pl.Binary}
+        return pl.LazyFrame([row], schema=schema)
+
+    only_two = find_hits(
+        {"a": extract("a1", 1, b"k" * 16, FULL), "b": extract("b1", 2, b"x" * 16, _name(3))},
+        RULES,
+        RUN,
+    )
+    assert only_two["score"].to_list() == [pytest.approx(1.0)]
+    both = find_hits(
+        {"a": extract("a1", 1, b"k" * 16, FULL), "b": extract("b1", 2, b"k" * 16, _name(3))},
+        RULES,
+        RUN,
+    )
+    assert both.height == 1 and both["score"].to_list() == [pytest.approx(1.0)]
