@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final, Literal
 
+# One Actor for decisions and the log: the person a decision is about is the one its entry names.
+from matcher.core.audit.entry import Actor
 from matcher.core.policy import Policy
 
 __all__ = [
@@ -79,15 +81,6 @@ class Denied:
 
 
 Decision = Allowed | Denied
-
-
-@dataclass(frozen=True)
-class Actor:
-    """A person acting on a hit: user id, role, company (None for admins and auditors)."""
-
-    id: str
-    role: str
-    company: str | None
 
 
 @dataclass(frozen=True)

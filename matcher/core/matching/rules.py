@@ -1,6 +1,6 @@
 """Match rules: the part of a legal-basis policy the matching engine executes.
 
-A policy file (``policies/*.toml``, DESIGN.md "Legal-basis policies") is parsed with ``tomllib``
+A policy file (``policies/*.toml``, docs/architecture.md) is parsed with ``tomllib``
 by the caller; :func:`rules_from_policy` turns its ``[[rules]]`` tables into typed, validated
 :class:`ExactRule` and :class:`FuzzyRule` values. The policy's digest (:func:`policy_digest`,
 over the exact file bytes) travels with the rules so every run and hit can name the policy
@@ -30,7 +30,7 @@ __all__ = [
     "rules_from_policy",
 ]
 
-# A three-month notice period is a legitimate overlap (DESIGN.md "Matching").
+# A three-month notice period is a legitimate overlap (docs/architecture.md, "Matching").
 DEFAULT_MIN_OVERLAP_DAYS: Final = 92
 
 Lane = Literal["exact", "fuzzy"]
