@@ -15,6 +15,7 @@ from connectors.errors import ExportError, ProfileError
 from connectors.extract import SourceOptions, read_sample
 from connectors.pipeline import resolve_refs
 from connectors.profile import render_profile
+from connectors.protection import looks_like_protection_flag
 from connectors.suggest import MappingSuggestion, header_row_in, suggest_mapping
 from contract import pem_fingerprint
 
@@ -50,6 +51,19 @@ def register(commands: Any) -> None:
         default="http://127.0.0.1:8000",
         metavar="URL",
         help="the matcher's address (default http://127.0.0.1:8000)",
+    )
+    init.add_argument(
+        "--no-protected-identities",
+        metavar="CONFIRMED_BY",
+        help="state that the export holds no protected identities (skyddad identitet) and who "
+        'checked it, e.g. "Anna Berg, registrator, 2026-12-03"; only for an export without a '
+        "protection-flag column",
+    )
+    init.add_argument(
+        "--report-language",
+        choices=("sv", "en"),
+        default="sv",
+        help="language of report.html (default sv)",
     )
     init.add_argument(
         "--reveal-key",
@@ -90,18 +104,26 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
         if not args.sample.exists():
             raise ExportError(f"sample export {args.sample} not found")
         sample = read_sample(args.sample, source)
-        suggestion = suggest_mapping(sample)
-        header_row = header_row_in(sample) if suggestion.missing_required else None
+        header_row = header_row_in(sample)
         if header_row is not None:
             # Title rows above the header: read the sample again from the header's row.
             source = SourceOptions(sheet=args.sheet, header_row=header_row)
             sample = read_sample(args.sample, source)
             suggestion = suggest_mapping(sample)
             ctx.say(f"The header of {args.sample} is on row {header_row}; the profile says so.")
+        else:
+            suggestion = suggest_mapping(sample)
         source = SourceOptions(
             sheet=sample.detected.sheet or args.sheet, header_row=sample.detected.header_row
         )
 
+    if args.no_protected_identities is not None and suggestion is not None:
+        flag = suggestion.mapping.get("protected_identity")
+        if flag is not None:
+            raise ProfileError(
+                f'--no-protected-identities, but column "{flag}" of the sample is a protection '
+                "flag; leave the option out: the flag column is mapped and its rows excluded"
+            )
     fingerprint = None
     if args.reveal_key is not None:
         fingerprint = pem_fingerprint(args.reveal_key.read_bytes())
@@ -122,11 +144,15 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
         date_formats={k: list(v) for k, v in suggestion.date_formats.items()} if suggestion else {},
         source=source,
         reveal_key_fingerprint=fingerprint,
+        national_id_scheme=suggestion.national_id_scheme if suggestion else "se-personnummer",
+        protected_identity_confirmed_by=args.no_protected_identities,
+        report_language=args.report_language,
     )
     (folder / PROFILE_FILE).write_text(text, encoding="utf-8")
 
     ctx.out.print(f"Workspace {folder} for company {args.company}", markup=False)
     ctx.out.print(f"  matching key epoch  {matching_key.epoch}", markup=False)
+    ctx.out.print(f"  signing key         {pem_fingerprint(public_pem)}", markup=False)
     if fingerprint:
         ctx.out.print(f"  reveal key pinned   {fingerprint}", markup=False)
     if suggestion is not None:
@@ -142,9 +168,22 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
             f"No --sample given: fill in [mapping] in {folder / PROFILE_FILE} by hand.",
             markup=False,
         )
+    if (
+        suggestion is not None
+        and "protected_identity" not in suggestion.mapping
+        and args.no_protected_identities is None
+    ):
+        ctx.err.print(
+            "warning: no column of the sample is a protection flag (skyddad identitet); check "
+            "and pseudonymise refuse to run until you map it, or state under [constants] that "
+            "the export holds none (or run init with --no-protected-identities NAME)",
+            markup=False,
+        )
     ctx.out.print(
         "\nSend this public key to the matcher's operator; they register it with\n"
-        f"  matcher companies add {args.company} --name NAME --signing-key signing.pub\n",
+        f"  matcher companies add {args.company} --name NAME --signing-key signing.pub\n"
+        "and read the fingerprint above to them on the phone: `matcher companies list` shows\n"
+        "the same one (`connector keys fingerprint --profile DIR` prints it again).\n",
         markup=False,
     )
     ctx.out.print(public_pem.decode("ascii"), markup=False)
@@ -157,7 +196,10 @@ def _show_suggestion(ctx: Context, suggestion: MappingSuggestion) -> None:
     table.add_column("canonical field")
     table.add_column("confidence", justify="right")
     for column in suggestion.columns:
-        field = column.field or "(stays local)"
+        if column.field is None and looks_like_protection_flag(column.column):
+            field = "[bold red]protection flag NOT MAPPED: map it[/]"
+        else:
+            field = column.field or "(stays local)"
         table.add_row(column.column, field, f"{column.confidence:.0%}" if column.field else "")
     ctx.out.print(table)
     for field, formats in suggestion.date_formats.items():

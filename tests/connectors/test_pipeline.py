@@ -118,7 +118,12 @@ def test_a_sql_query_against_the_property_system_database_is_a_source(
         'last_name = "efternamn"\ncontract_start = "fran"\ncontract_end = "till"\n'
         'contract_type = "typ"\n'
     )
-    workspace.write_text(text[:start] + source + text[mapping_end:], encoding="utf-8")
+    rest = text[mapping_end:].replace(
+        '# protected_identity = false\n# protected_identity_confirmed_by = "<your name, role, date>"',
+        'protected_identity = false\nprotected_identity_confirmed_by = "tests: no flag column"',
+    )
+    assert "\nprotected_identity = false" in rest
+    workspace.write_text(text[:start] + source + rest, encoding="utf-8")
     out = tmp_path / "pkg"
     code = main(["-q", "pseudonymise", "--profile", str(workspace), "--out", str(out),
                  "--as-of", "2026-11-01"])  # fmt: skip
