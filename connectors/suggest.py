@@ -50,6 +50,11 @@ SYNONYMS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             "Radnummer",
             "Row ID",
             "Row",
+            "Hyresgäst-ID",
+            "Hyresgästnr",
+            "Kund-ID",
+            "Kundnr",
+            "Tenant ID",
             "Key",
         ),
         "national_id": (

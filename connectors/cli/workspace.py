@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from rich.table import Table
 from connectors import pseudonymise
 from connectors.cli._common import Context, open_profile, profile_argument
 from connectors.errors import ExportError, ProfileError
-from connectors.extract import SourceOptions, read_sample
+from connectors.extract import SourceOptions, read_sample, sheet_names
 from connectors.pipeline import resolve_refs
 from connectors.profile import render_profile
 from connectors.protection import looks_like_protection_flag
@@ -44,7 +45,18 @@ def register(commands: Any) -> None:
         "--sample", type=Path, metavar="EXPORT", help="an export to suggest the mapping from"
     )
     init.add_argument(
-        "--sheet", metavar="NAME", help="XLSX sheet of the sample (default: the first)"
+        "--sheet",
+        metavar="NAME",
+        help="XLSX sheet of the sample (default: the sheet that looks most like a register)",
+    )
+    init.add_argument(
+        "--sql-url",
+        metavar="URL",
+        help="instead of --sample: the register database (SQLAlchemy URL, e.g. "
+        "mysql+pymysql://user@host/db)",
+    )
+    init.add_argument(
+        "--sql-query", metavar="SQL", help="with --sql-url: the query (or view) of the register"
     )
     init.add_argument(
         "--matcher-url",
@@ -100,22 +112,31 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
 
     suggestion: MappingSuggestion | None = None
     source = SourceOptions(sheet=args.sheet)
-    if args.sample is not None:
+    if (args.sql_url is None) != (args.sql_query is None):
+        raise ProfileError("--sql-url and --sql-query go together: give both, or neither")
+    if args.sql_url is not None:
+        if args.sample is not None:
+            raise ProfileError("give either --sample or --sql-url/--sql-query, not both")
+        source = SourceOptions(format="sql", sql_url=args.sql_url, sql_query=args.sql_query)
+        suggestion, source = _suggest(ctx, None, source)
+    elif args.sample is not None:
         if not args.sample.exists():
             raise ExportError(f"sample export {args.sample} not found")
-        sample = read_sample(args.sample, source)
-        header_row = header_row_in(sample)
-        if header_row is not None:
-            # Title rows above the header: read the sample again from the header's row.
-            source = SourceOptions(sheet=args.sheet, header_row=header_row)
-            sample = read_sample(args.sample, source)
-            suggestion = suggest_mapping(sample)
-            ctx.say(f"The header of {args.sample} is on row {header_row}; the profile says so.")
-        else:
-            suggestion = suggest_mapping(sample)
-        source = SourceOptions(
-            sheet=sample.detected.sheet or args.sheet, header_row=sample.detected.header_row
+        candidates = [source]
+        if args.sheet is None and args.sample.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+            candidates = [SourceOptions(sheet=name) for name in sheet_names(args.sample)]
+        results = [_suggest(ctx, args.sample, option) for option in candidates]
+        # The register is the sheet whose header names the most required fields, then fields.
+        suggestion, source = max(
+            results,
+            key=lambda r: (-len(r[0].missing_required), len(r[0].mapping)),
         )
+        if len(results) > 1:
+            ctx.say(f"Sheet {source.sheet!r} of {args.sample} holds the register.")
+        if source.header_row > 1:
+            ctx.say(
+                f"The header of {args.sample} is on row {source.header_row}; the profile says so."
+            )
 
     if args.no_protected_identities is not None and suggestion is not None:
         flag = suggestion.mapping.get("protected_identity")
@@ -188,6 +209,30 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
     )
     ctx.out.print(public_pem.decode("ascii"), markup=False)
     return 0
+
+
+def _suggest(
+    ctx: Context, path: Path | None, source: SourceOptions
+) -> tuple[MappingSuggestion, SourceOptions]:
+    """The suggestion for one sheet (or file, or query), with title rows above the header
+    skipped; and the source options that read it."""
+    sample = read_sample(path, source)
+    header_row = header_row_in(sample)
+    if header_row is None and sample.detected.format == "csv" and len(sample.frame.columns) <= 2:
+        # Title rows above the header can hide the delimiter from the sniffer: try each.
+        for delimiter in (";", "\t", ",", "|"):
+            attempt = replace(source, delimiter=delimiter)
+            header_row = header_row_in(read_sample(path, attempt))
+            if header_row is not None:
+                source = attempt
+                break
+    if header_row is not None:
+        source = replace(source, header_row=header_row)
+        sample = read_sample(path, source)
+    detected = replace(
+        source, sheet=sample.detected.sheet or source.sheet, header_row=sample.detected.header_row
+    )
+    return suggest_mapping(sample), detected
 
 
 def _show_suggestion(ctx: Context, suggestion: MappingSuggestion) -> None:
