@@ -164,7 +164,7 @@ def _connector(*words: object) -> None:
 
 
 def pseudonymise_febrl(folder: Path, as_of: date = AS_OF, seed: int = SEED) -> FebrlPackages:
-    """Exports -> ``connector init --sample`` (no edits) -> ``connector pseudonymise``, both sides."""
+    """Exports -> ``connector init --sample`` (no edits) -> ``connector pseudonymise``."""
     exports = write_exports(folder / "exports")
     # A seeded matching key (instead of `connector keys new-matching-key`, which draws from the
     # OS) makes the Bloom filters, and so every number printed, reproducible run to run.

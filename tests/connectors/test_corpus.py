@@ -46,8 +46,9 @@ def test_the_suggested_profile_is_usable_as_is(
     else:
         source = ["--sample", str(CORPUS / name)]
         export = [str(CORPUS / name)]
-    assert main(["-q", "init", str(workspace), "--company", "linbo", "--matching-key",
-                 str(keys["matching"]), "--reveal-key", str(keys["reveal"]), *source]) == 0  # fmt: skip
+    init = ["-q", "init", str(workspace), "--company", "linbo", "--matching-key",
+            str(keys["matching"]), "--reveal-key", str(keys["reveal"])]  # fmt: skip
+    assert main([*init, *source]) == 0
     profile = load_profile(workspace / "connector.toml")
     for field, column in expected["mapping"].items():
         assert profile.mapping.get(field) == column, f"{field} should be {column!r}"

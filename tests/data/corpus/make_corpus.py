@@ -89,7 +89,8 @@ def people(rng: random.Random, n: int = ROWS, *, protected: int = 2) -> list[Per
                 contract=f"{rng.randrange(1, 9)}{i:04d}-{rng.randrange(10, 99)}",
                 start=start,
                 end=end,
-                phone=f"070-{rng.randrange(100, 999)} {rng.randrange(10, 99)} {rng.randrange(10, 99)}",
+                phone=f"070-{rng.randrange(100, 999)} {rng.randrange(10, 99)} "
+                f"{rng.randrange(10, 99)}",
                 email=f"{first.lower()}.{i}@example.se".replace("ä", "a")
                 .replace("ö", "o")
                 .replace("å", "a")
