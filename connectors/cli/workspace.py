@@ -84,6 +84,14 @@ def register(commands: Any) -> None:
         help="the matcher's reveal public key (from `matcher keys reveal-public`); pinned by "
         "fingerprint",
     )
+    init.epilog = (
+        "examples:\n"
+        "  connector init ws --company linbo --matching-key matching.key --sample export.csv \\\n"
+        "      --matcher-url https://matcher.example.se --reveal-key reveal.pub\n"
+        "  connector init ws --company linbo --matching-key matching.key \\\n"
+        '      --sql-url "mysql+pymysql://reader@db/register" --sql-query "SELECT * FROM v"\n'
+    )
+    init.formatter_class = argparse.RawDescriptionHelpFormatter
     init.set_defaults(handler=_init)
 
     resolve = commands.add_parser(
@@ -96,6 +104,8 @@ def register(commands: Any) -> None:
     )
     resolve.add_argument("refs", nargs="+", metavar="REF")
     profile_argument(resolve)
+    resolve.epilog = "example:\n  connector resolve 3f9c0a... --profile ws/connector.toml\n"
+    resolve.formatter_class = argparse.RawDescriptionHelpFormatter
     resolve.set_defaults(handler=_resolve)
 
 
