@@ -223,7 +223,10 @@ def _package(
     report = result.report
     if report.status != "ok":
         json_path, _ = write_report(
-            report, profile.workspace / "reports", check_report_stem(report)
+            report,
+            profile.workspace / "reports",
+            check_report_stem(report),
+            language=profile.report_language,
         )
         raise DataError(f"{report.stop_reason}. No package was written; report: {json_path}")
 
@@ -286,7 +289,7 @@ def _package(
                     "records_sha256": manifest.records_sha256,
                 }
             )
-            write_report(report, staging)
+            write_report(report, staging, language=profile.report_language)
             refs = records.get_column("ref")
         _keep_refs(profile.workspace / REFS_FILE, refs, result.accepted)
         del records, refs  # they may map the scratch files, removed next

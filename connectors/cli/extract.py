@@ -148,7 +148,9 @@ def _check(args: argparse.Namespace, ctx: Context) -> int:
     report = result.report
     _summary(ctx, report)
     folder = args.report or profile.workspace / "reports"
-    json_path, html_path = write_report(report, folder, check_report_stem(report))
+    json_path, html_path = write_report(
+        report, folder, check_report_stem(report), language=profile.report_language
+    )
     ctx.say(f"Report: {json_path} and {html_path}")
     if report.status != "ok":
         ctx.err.print(f"error: {report.stop_reason}", markup=False, highlight=False)

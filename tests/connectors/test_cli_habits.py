@@ -116,3 +116,25 @@ def test_ctrl_c_mid_pseudonymise_ends_with_130_and_nothing_half_written(
     assert not out.exists()
     assert not list(tmp_path.glob(".pkg*"))
     assert not list(tmp_path.glob(".crosscheck-tmp-*"))
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("sv", "Valideringsrapport"), ("en", "Validation report")]
+)
+def test_report_html_speaks_the_profiles_language_without_none_or_double_delimiters(
+    made_package: tuple[Path, Path], tmp_path: Path, language: str, words: str
+) -> None:
+    _, workspace = made_package
+    profile = tmp_path / "connector.toml"
+    text = (workspace / "connector.toml").read_text(encoding="utf-8")
+    text = text.replace('language = "sv"', f'language = "{language}"')
+    profile.write_text(text, encoding="utf-8")
+    semicolon = DATA / "good_english.csv"
+    reports = tmp_path / "reports"
+    main(["-q", "check", str(semicolon), "--profile", str(profile), "--as-of", "2026-11-01",
+          "--report", str(reports)])  # fmt: skip
+    (html,) = reports.glob("*.html")
+    page = html.read_text(encoding="utf-8")
+    assert words in page and f'lang="{language}"' in page
+    assert "None" not in page and ";;" not in page
+    assert "&#34;,&#34;" in page  # the delimiter, quoted
