@@ -7,8 +7,8 @@ housing companies would meet them: each set is written as a UTF-8 CSV register e
 ``soc_sec_id`` as a ``generic`` national id and a synthetic open-ended residential contract from
 2024-01-01, so every pair of records at the two companies overlaps by far more than the rules'
 92 days (true pairs pass the overlap rule; so does every non-pair, which is the hard case). The
-exports go through the real connector (``connector init --sample``, the profile edits a data
-officer would make, ``connector pseudonymise``) under a seeded matching key, and the packages
+exports go through the real connector (``connector init --sample``, its profile used as
+suggested, ``connector pseudonymise``) under a seeded matching key, and the packages
 through :func:`matcher.core.matching.find_hits` under the shipped
 ``policies/concurrent-tenancy.toml``.
 
@@ -31,7 +31,6 @@ import contextlib
 import io
 import json
 import random
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -147,17 +146,10 @@ def write_exports(folder: Path) -> dict[str, Path]:
     return exports
 
 
-# The edits a data officer makes to the profile `connector init --sample` suggests: FEBRL's
-# column names are not recognised as national id or city, the id is not a personnummer, and in
-# B's sample 64 birth dates are typos no format reads (e.g. month 00), so no format is suggested.
-_PROFILE_EDITS: Final = (
-    (
-        r'^# national_id = "\.\.\."   # required: name the column$',
-        'national_id = "soc_sec_id"\ncity = "suburb"',
-    ),
-    (r'^national_id_scheme = "se-personnummer"', 'national_id_scheme = "generic"'),
-    (r"^birth_date = \[.*\]$", 'birth_date = ["%Y%m%d"]'),
-)
+# FEBRL has no protection-flag column; the data officer states that on `init` (the profile then
+# carries protected_identity = false with who confirmed it). The suggested profile is otherwise
+# used exactly as `connector init --sample` writes it: no edits.
+_NO_PROTECTED: Final = "benchmarks/quality_febrl.py: FEBRL4 is synthetic and has no flag"
 
 
 def _connector(*words: object) -> None:
@@ -171,17 +163,8 @@ def _connector(*words: object) -> None:
         )
 
 
-def _edit_profile(path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
-    for pattern, new in _PROFILE_EDITS:
-        text, count = re.subn(pattern, new, text, count=1, flags=re.MULTILINE)
-        if count != 1:
-            raise RuntimeError(f"{path}: the suggested profile has no line matching {pattern!r}")
-    path.write_text(text, encoding="utf-8")
-
-
 def pseudonymise_febrl(folder: Path, as_of: date = AS_OF, seed: int = SEED) -> FebrlPackages:
-    """Exports -> ``connector init --sample`` + edits -> ``connector pseudonymise``, both sides."""
+    """Exports -> ``connector init --sample`` (no edits) -> ``connector pseudonymise``."""
     exports = write_exports(folder / "exports")
     # A seeded matching key (instead of `connector keys new-matching-key`, which draws from the
     # OS) makes the Bloom filters, and so every number printed, reproducible run to run.
@@ -197,8 +180,8 @@ def pseudonymise_febrl(folder: Path, as_of: date = AS_OF, seed: int = SEED) -> F
         _connector(
             "init", workspace, "--company", company, "--matching-key", folder / "matching.key",
             "--sample", export, "--reveal-key", folder / "reveal.pub",
+            "--no-protected-identities", _NO_PROTECTED,
         )  # fmt: skip
-        _edit_profile(workspace / "connector.toml")
         package = folder / f"package-{company}"
         _connector(
             "pseudonymise", export, "--profile", workspace / "connector.toml",

@@ -38,6 +38,7 @@ __all__ = [
     "delimiter_hint",
     "read_export",
     "read_sample",
+    "sheet_names",
 ]
 
 RAW_ROW_COLUMN: Final = "__row"
@@ -122,6 +123,19 @@ def read_sample(source: Path | None, options: SourceOptions, rows: int = 200) ->
     if rows < 1:
         raise ValueError("rows must be at least 1")
     return _read(source, options, limit=rows)
+
+
+def sheet_names(source: Path) -> list[str]:
+    """The sheet names of a workbook, in order."""
+    import fastexcel  # lazily: only workbooks need it
+
+    try:
+        with _quiet_fastexcel():
+            return list(fastexcel.read_excel(str(source)).sheet_names)
+    except Exception as exc:  # fastexcel raises its own error types
+        raise ExportError(
+            f"{source.name} can not be read as a workbook ({type(exc).__name__})"
+        ) from None
 
 
 def delimiter_hint(header: list[str]) -> str | None:

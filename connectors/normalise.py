@@ -41,6 +41,8 @@ __all__ = [
     "FALSE_WORDS",
     "ISO_DATE_FORMATS",
     "PROBLEM_DTYPE",
+    "PROTECTED_FALSE_WORDS",
+    "PROTECTED_TRUE_WORDS",
     "TENANT_ROLE_SYNONYMS",
     "TRUE_WORDS",
     "WARNING_REASONS",
@@ -81,6 +83,37 @@ TENANT_ROLE_SYNONYMS: Final[Mapping[str, str]] = {
 
 TRUE_WORDS: Final = ("ja", "j", "yes", "y", "true", "1", "x")
 FALSE_WORDS: Final = ("nej", "n", "no", "false", "0")
+# A protection flag (skyddad identitet) is also written as the protection's own name, and
+# "not protected" as its negation. Anything else excludes the row: the flag fails closed.
+PROTECTED_TRUE_WORDS: Final = (
+    *TRUE_WORDS,
+    "skyddad",
+    "skyddad identitet",
+    "skyddade personuppgifter",
+    "skyddad folkbokföring",
+    "sekretess",
+    "sekretessmarkering",
+    "sekretessmarkerad",
+    "spärr",
+    "spärrad",
+    "kvarskriven",
+    "fingerade personuppgifter",
+    "protected",
+    "confidential",
+    "t",
+)
+PROTECTED_FALSE_WORDS: Final = (
+    *FALSE_WORDS,
+    "ej skyddad",
+    "inte skyddad",
+    "oskyddad",
+    "ingen",
+    "ingen sekretess",
+    "not protected",
+    "unprotected",
+    "none",
+    "f",
+)
 
 # Always tried first, before a profile's own formats: ISO, and the form in which XLSX and
 # Parquet temporal cells arrive as strings.
@@ -461,6 +494,10 @@ def _categories(frame: pl.LazyFrame, options: NormaliseOptions) -> pl.LazyFrame:
         **{word: True for word in _fold_words(TRUE_WORDS) if word},
         **{word: False for word in _fold_words(FALSE_WORDS) if word},
     }
+    flags: dict[str, bool] = {
+        **{word: True for word in _fold_words(PROTECTED_TRUE_WORDS) if word},
+        **{word: False for word in _fold_words(PROTECTED_FALSE_WORDS) if word},
+    }
     names = ("contract_type", "tenant_role", "sublet_approved", "protected_identity")
     frame = frame.with_columns(
         _per_distinct(_t(name), fold_key).alias(_TMP + "fold_" + name) for name in names
@@ -476,7 +513,7 @@ def _categories(frame: pl.LazyFrame, options: NormaliseOptions) -> pl.LazyFrame:
         # Blank means "not protected"; an unknown word is left null and excludes the row.
         pl.when(_t("protected_identity").is_null())
         .then(pl.lit(False))
-        .otherwise(lookup("protected_identity", booleans, pl.Boolean()))
+        .otherwise(lookup("protected_identity", flags, pl.Boolean()))
         .alias(_TMP + "protected"),
     )
 
@@ -728,7 +765,10 @@ def _problems(
             _c("protected").is_null(),
             "protected_identity",
             "invalid_value",
-            text("ja or nej (also yes/no, true/false, 1/0, x; blank means nej)"),
+            text(
+                "ja or nej (also j/n, yes/no, true/false, 1/0, x, skyddad, sekretess, spärr; "
+                "blank means nej); the row is excluded until the flag is readable"
+            ),
             _EXCLUDED,
         ),
         _Check(

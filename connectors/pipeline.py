@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
@@ -21,11 +23,12 @@ from uuid import UUID, uuid4
 import polars as pl
 
 from connectors import pseudonymise
-from connectors.errors import DataError, KeyFileError
-from connectors.extract import RawExtract, read_export
+from connectors.errors import DataError, KeyFileError, ProfileError
+from connectors.extract import RAW_ROW_COLUMN, RawExtract, read_export
 from connectors.normalise import normalise
 from connectors.package import write_package
 from connectors.profile import Profile, apply_mapping
+from connectors.protection import protection_problems
 from connectors.report import Report, build_report, check_report_stem, write_report
 from contract import Manifest
 
@@ -87,11 +90,16 @@ def check_export(
 
     The report's status is ``stopped`` (with the reason) when the file has no data rows or more
     than `max_error_rate` of its rows are bad; otherwise ``ok``.
+
+    Raises :class:`ProfileError` before reading when the profile does not say where the
+    protection flag is, and after reading when a protection-looking column is left unmapped.
     """
+    _refuse_unprotected(profile, ())
     progress("reading")
     raw: RawExtract = read_export(source, profile.source)
     progress("normalising")
     mapped = apply_mapping(raw, profile)
+    _refuse_unprotected(profile, [c for c in raw.frame.columns if c != RAW_ROW_COLUMN])
     normalised = normalise(mapped, profile.normalise_options(), as_of).collect()
     source_name = str(source) if source is not None else "sql query"
     report = build_report(
@@ -118,6 +126,17 @@ def check_export(
         )
     accepted = normalised.filter(pl.col("exclusion").is_null())
     return CheckResult(report=report, accepted=accepted)
+
+
+def _refuse_unprotected(profile: Profile, header: list[str] | tuple[()]) -> None:
+    problems = protection_problems(
+        profile.mapping, profile.constants, profile.protected_identity_confirmed_by, header
+    )
+    if problems:
+        raise ProfileError(
+            f"{profile.path}: protected identities are not accounted for, so nothing was "
+            "written:\n" + "\n".join(f"  {p}" for p in problems)
+        )
 
 
 @contextmanager
@@ -161,14 +180,27 @@ def pseudonymise_export(
     with ExitStack() as workers:
         pool = None
         if parallel and source is not None and _file_size(source) >= PARALLEL_FROM_BYTES:
-            pool = workers.enter_context(pseudonymise.start_encoding_pool(_workers()))
+            pool = _start_pool(workers)
         result = check_export(
             source, profile, as_of=as_of, max_error_rate=max_error_rate, now=now, progress=progress
         )
         if parallel and pool is None and result.accepted.height >= PARALLEL_FROM_ROWS:
-            pool = workers.enter_context(pseudonymise.start_encoding_pool(_workers()))
+            pool = _start_pool(workers)
         package = _package(result, profile, out_dir, as_of, now, new_extract_id, progress, pool)
     return package
+
+
+def _start_pool(stack: ExitStack) -> pseudonymise.EncodingPool:
+    """Start the encoding workers with Ctrl-C ignored, so they inherit that: an interrupt then
+    reaches only this process, which stops them, removes what it had staged and exits 130,
+    instead of every worker printing its own traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        return stack.enter_context(pseudonymise.start_encoding_pool(_workers()))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return stack.enter_context(pseudonymise.start_encoding_pool(_workers()))
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _file_size(path: Path) -> int:
@@ -191,7 +223,10 @@ def _package(
     report = result.report
     if report.status != "ok":
         json_path, _ = write_report(
-            report, profile.workspace / "reports", check_report_stem(report)
+            report,
+            profile.workspace / "reports",
+            check_report_stem(report),
+            language=profile.report_language,
         )
         raise DataError(f"{report.stop_reason}. No package was written; report: {json_path}")
 
@@ -256,7 +291,7 @@ def _package(
                     "records_sha256": manifest.records_sha256,
                 }
             )
-            write_report(report, staging)
+            write_report(report, staging, language=profile.report_language)
             refs = records.get_column("ref")
         _keep_refs(profile.workspace / REFS_FILE, refs, accepted)
         del records, refs  # they may map the scratch files, removed next

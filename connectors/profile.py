@@ -38,6 +38,7 @@ from connectors.extract import (
     delimiter_hint,
 )
 from connectors.identity import SCHEMES
+from connectors.protection import CONFIRMED_BY_KEY
 from connectors.record import (
     CANONICAL_FIELDS,
     DATE_FIELDS,
@@ -81,9 +82,11 @@ _SECTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "source": ("format", "encoding", "delimiter", "sheet", "header_row", "sql_url", "sql_query"),
     "mapping": CANONICAL_FIELDS,
     "formats": ("national_id_scheme", *DATE_FIELDS, "phone_region"),
-    "constants": CANONICAL_FIELDS,
+    "constants": (*CANONICAL_FIELDS, CONFIRMED_BY_KEY),
     "values": ("contract_type", "tenant_role"),
+    "report": ("language",),
 }
+REPORT_LANGUAGES: Final = ("sv", "en")
 _COMPANY_ID: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # as contract.Manifest
 _FINGERPRINT: Final = re.compile(r"^[0-9a-f]{32}$")
 # Fields that identify a row or a person: the same value on every row would be nonsense.
@@ -118,6 +121,10 @@ class Profile:
     phone_region: str
     contract_type_values: Mapping[str, str] = field(default_factory=dict)
     tenant_role_values: Mapping[str, str] = field(default_factory=dict)
+    # Who stated that the export holds no protected identities (with protected_identity = false)
+    protected_identity_confirmed_by: str | None = None
+    # Report language of report.html: "sv" or "en"
+    report_language: str = "sv"
 
     def normalise_options(self) -> NormaliseOptions:
         """The part of the profile normalisation needs."""
@@ -229,6 +236,22 @@ def load_profile(path: Path) -> Profile:
     source = _source(tables["source"], problems)
     mapping = _mapping(tables["mapping"], problems)
     constants = _constants(tables["constants"], mapping, problems)
+    confirmed_by = _string(tables["constants"], "constants", CONFIRMED_BY_KEY, problems)
+    if confirmed_by is not None and "protected_identity" not in constants:
+        problems.add(
+            f"[constants] {CONFIRMED_BY_KEY}",
+            "confirms nothing without `protected_identity = false` beside it; remove it, or add "
+            "that line if the export really holds no protected identities",
+        )
+    if confirmed_by is None and "protected_identity" in constants:
+        problems.add(
+            "[constants] protected_identity",
+            f'false needs {CONFIRMED_BY_KEY} = "<your name, role, date>" beside it: who '
+            "checked that the export holds no protected identities",
+        )
+    language = _string(tables["report"], "report", "language", problems) or "sv"
+    if language not in REPORT_LANGUAGES:
+        problems.add("[report] language", f"{language!r}: expected one of sv, en")
     for required in REQUIRED_FIELDS:
         if required not in mapping and required not in constants:
             problems.add(
@@ -272,6 +295,8 @@ def load_profile(path: Path) -> Profile:
         phone_region=region,
         contract_type_values=MappingProxyType(contract_values),
         tenant_role_values=MappingProxyType(role_values),
+        protected_identity_confirmed_by=confirmed_by,
+        report_language=language,
     )
 
 
@@ -413,6 +438,8 @@ def _constants(
 ) -> dict[str, str]:
     constants: dict[str, str] = {}
     for key, raw in table.items():
+        if key == CONFIRMED_BY_KEY:
+            continue  # read by _confirmed_by
         if not _field_key("constants", key, problems):
             continue
         where = f"[constants] {key}"
@@ -430,6 +457,12 @@ def _constants(
         elif key == "contract_type" and value not in CONTRACT_TYPES:
             problems.add(
                 where, f"{value!r} is not a contract type" + _did_you_mean(value, CONTRACT_TYPES)
+            )
+        elif key == "protected_identity" and value.strip().casefold() != "false":
+            problems.add(
+                where,
+                "only `protected_identity = false` can be a constant (and only with "
+                f"{CONFIRMED_BY_KEY}); map the flag column under [mapping] instead",
             )
         elif key == "tenant_role" and value not in TENANT_ROLES:
             problems.add(
@@ -542,6 +575,8 @@ def render_profile(
     tenant_role_values: Mapping[str, str] | None = None,
     unmapped: Sequence[str] = (),
     notes: Sequence[str] = (),
+    protected_identity_confirmed_by: str | None = None,
+    report_language: str = "sv",
 ) -> str:
     """The text of a ``connector.toml``, commented so a data officer can edit it."""
     lines = [
@@ -603,8 +638,11 @@ def render_profile(
         formats = date_formats.get(name)
         if formats:
             lines.append(f"{name} = [{', '.join(_q(f) for f in formats)}]")
-        elif name in mapping or name in REQUIRED_FIELDS:
-            lines.append(f"{name} = [{_q(DEFAULT_DATE_FORMATS[0])}]")
+        elif name in mapping:
+            # No fallback that reads nothing: ISO dates are always read; others need a format.
+            lines.append(
+                f'# {name} = ["%d %B %Y"]   # no known format read the sample: set the right one'
+            )
         else:
             lines.append(f'# {name} = ["%Y%m%d"]')
     lines += [
@@ -613,9 +651,26 @@ def render_profile(
         "[constants]                      # canonical field = value, for fields the export lacks",
     ]
     if constants:
-        lines += [f"{name} = {_q(value)}" for name, value in constants.items()]
+        lines += [
+            f"{name} = {_q(value)}"
+            for name, value in constants.items()
+            if name != "protected_identity"
+        ]
     else:
         lines.append('# contract_type = "residential"')
+    if protected_identity_confirmed_by is not None:
+        lines += [
+            "# Stated on purpose: this export holds no protected identities (skyddad identitet).",
+            "protected_identity = false",
+            f"{CONFIRMED_BY_KEY} = {_q(protected_identity_confirmed_by)}",
+        ]
+    elif "protected_identity" not in mapping:
+        lines += [
+            "# No column is mapped to protected_identity: check and pseudonymise refuse to run",
+            "# until you map the flag column, or state that the export holds none:",
+            "# protected_identity = false",
+            f'# {CONFIRMED_BY_KEY} = "<your name, role, date>"',
+        ]
     lines += ["", "[values.contract_type]           # extra source value = canonical type"]
     if contract_type_values:
         lines += [f"{_q(k)} = {_q(v)}" for k, v in contract_type_values.items()]
@@ -626,6 +681,11 @@ def render_profile(
         lines += [f"{_q(k)} = {_q(v)}" for k, v in tenant_role_values.items()]
     else:
         lines.append('# "Kontraktsinnehavare" = "primary"')
+    lines += [
+        "",
+        "[report]",
+        f"language = {_q(report_language)}               # report.html: sv | en",
+    ]
     return "\n".join(lines) + "\n"
 
 

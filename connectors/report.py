@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import jinja2
 import polars as pl
@@ -134,8 +134,62 @@ _TEMPLATES = jinja2.Environment(
 )
 
 
-def write_report(report: Report, folder: Path, stem: str = "report") -> tuple[Path, Path]:
-    """Write `<stem>.json` and `<stem>.html` into `folder`; returns both paths."""
+# report.html's words. Swedish by default: the data officers who read it work in Swedish, and
+# the profile's [report] language = "en" switches it.
+LABELS: Final[Mapping[str, Mapping[str, str]]] = {
+    "sv": {
+        "title": "valideringsrapport", "heading": "Valideringsrapport", "as_of": "uttag per",
+        "note": "Rapporten stannar hos er. Den kan visa värden ur ert register; inget i den "
+        "skickas till matchningstjänsten.",
+        "status": "Status", "accepted": "godkänt, paket skrivet", "stopped": "stoppat",
+        "summary": "Sammanfattning", "source": "Källa", "detected": "Läst som",
+        "rows_read": "Rader lästa", "rows_accepted": "Rader godkända",
+        "rows_bad": "Rader med fel", "limit": "gräns",
+        "warnings": "Varningar (raden behålls, värdet tas bort)", "created": "Skapad",
+        "excluded": "Uteslutna rader per orsak", "reason": "Orsak", "rows": "Rader",
+        "package": "Paket", "problems": "Problem", "first": "de första", "shown": "visas",
+        "in_json": "finns i report.json", "row": "Rad", "column": "Kolumn",
+        "problem": "Problem", "expected": "Förväntat", "value": "Värde", "effect": "Följd",
+        "row_excluded": "raden utesluten", "value_dropped": "värdet borttaget",
+        "no_problems": "Inga problem hittades.", "format": "format", "encoding": "teckenkodning",
+        "delimiter": "avgränsare", "sheet": "blad", "header_row": "rubrikrad",
+    },
+    "en": {
+        "title": "validation report", "heading": "Validation report", "as_of": "extract as of",
+        "note": "This report stays at your company. It may show values from your register; "
+        "nothing in it is sent to the matcher.",
+        "status": "Status", "accepted": "accepted, package written", "stopped": "stopped",
+        "summary": "Summary", "source": "Source", "detected": "Detected",
+        "rows_read": "Rows read", "rows_accepted": "Rows accepted",
+        "rows_bad": "Rows with errors", "limit": "limit",
+        "warnings": "Warnings (row kept, value dropped)", "created": "Created",
+        "excluded": "Excluded rows by reason", "reason": "Reason", "rows": "Rows",
+        "package": "Package", "problems": "Problems", "first": "first", "shown": "shown",
+        "in_json": "are in report.json", "row": "Row", "column": "Column",
+        "problem": "Problem", "expected": "Expected", "value": "Value", "effect": "Effect",
+        "row_excluded": "row excluded", "value_dropped": "value dropped",
+        "no_problems": "No problems found.", "format": "format", "encoding": "encoding",
+        "delimiter": "delimiter", "sheet": "sheet", "header_row": "header row",
+    },
+}  # fmt: skip
+
+
+def _detected(detected: Mapping[str, object], words: Mapping[str, str]) -> str:
+    """ "format csv · encoding utf-8 · delimiter ";"": unset entries left out, the delimiter
+    quoted (a bare ; next to the list's separator read as ";;")."""
+    parts = []
+    for key, value in detected.items():
+        if value is None:
+            continue
+        shown = {"\t": "tab"}.get(str(value), f'"{value}"') if key == "delimiter" else str(value)
+        parts.append(f"{words.get(key, key)} {shown}")
+    return " · ".join(parts)
+
+
+def write_report(
+    report: Report, folder: Path, stem: str = "report", *, language: str = "sv"
+) -> tuple[Path, Path]:
+    """Write `<stem>.json` and `<stem>.html` (in `language`, sv or en) into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     json_path = folder / f"{stem}.json"
     html_path = folder / f"{stem}.html"
@@ -144,7 +198,12 @@ def write_report(report: Report, folder: Path, stem: str = "report") -> tuple[Pa
         encoding="utf-8",
     )
     html = _TEMPLATES.get_template("report.html").render(
-        report=report, shown=report.problems[:2000], rows_bad=report.rows_bad
+        report=report,
+        shown=report.problems[:2000],
+        rows_bad=report.rows_bad,
+        lang=language,
+        t=LABELS[language],
+        detected=_detected(report.detected, LABELS[language]),
     )
     html_path.write_text(html, encoding="utf-8")
     return json_path, html_path

@@ -10,6 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from connectors.cli._common import Context, iso_date, open_profile, profile_argument, steps
+from connectors.errors import ConnectorError
 from connectors.package import describe_package
 from connectors.pipeline import DEFAULT_MAX_ERROR_RATE, check_export, pseudonymise_export
 from connectors.report import Report, check_report_stem, write_report
@@ -96,6 +97,8 @@ def register(commands: Any) -> None:
         help="show what a package would send: columns, rows, manifest, plaintext check",
         description="Show exactly what would leave the company, and check no plaintext is inside.",
     )
+    inspect.epilog = "example:\n  connector inspect pkg-2026-11\n"
+    inspect.formatter_class = argparse.RawDescriptionHelpFormatter
     inspect.add_argument("package", type=Path, metavar="PKG")
     inspect.set_defaults(handler=_inspect)
 
@@ -145,7 +148,9 @@ def _check(args: argparse.Namespace, ctx: Context) -> int:
     report = result.report
     _summary(ctx, report)
     folder = args.report or profile.workspace / "reports"
-    json_path, html_path = write_report(report, folder, check_report_stem(report))
+    json_path, html_path = write_report(
+        report, folder, check_report_stem(report), language=profile.report_language
+    )
     ctx.say(f"Report: {json_path} and {html_path}")
     if report.status != "ok":
         ctx.err.print(f"error: {report.stop_reason}", markup=False, highlight=False)
@@ -176,6 +181,13 @@ def _pseudonymise(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _inspect(args: argparse.Namespace, ctx: Context) -> int:
+    if not args.package.exists():
+        raise ConnectorError(
+            f"no package folder at {args.package}: it is missing. Give the folder that "
+            "`connector pseudonymise --out` wrote"
+        )
+    if not args.package.is_dir():
+        raise ConnectorError(f"{args.package} is a file; give the package folder")
     summary = describe_package(args.package)
     manifest = summary.manifest
     table = Table(title=f"What {args.package} sends to the matcher")

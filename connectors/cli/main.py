@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from rich.console import Console
 
 from connectors.cli import extract, keys, token, upload, workspace
 from connectors.cli._common import Context
 from connectors.errors import ConnectorError
+from contract import CONTRACT_VERSION
 
 __all__ = ["main"]
 
@@ -42,10 +44,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bars or tables (for scripts)"
     )
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in (keys, workspace, extract, upload, token):
         group.register(commands)
+    _quiet_everywhere(commands)
     return parser
+
+
+def _version() -> str:
+    try:
+        number = metadata.version("crosscheck")
+    except metadata.PackageNotFoundError:
+        number = "unknown"
+    return f"connector (crosscheck) {number}, wire contract {CONTRACT_VERSION}"
+
+
+def _quiet_everywhere(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`-q` is accepted after the subcommand too (`connector check ... --quiet`)."""
+    for sub in set(commands.choices.values()):
+        # SUPPRESS: a subcommand without -q must not reset a -q given before it.
+        sub.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="no progress bars or tables (for scripts)",
+        )
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _quiet_everywhere(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -39,6 +39,9 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--timeout", type=float, default=300.0, metavar="SECONDS", help="per request (default 300)"
     )
+    if not parser.epilog:
+        parser.epilog = "example:\n  connector upload pkg-2026-11 --profile ws/connector.toml\n"
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.set_defaults(handler=_upload)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ from rich.table import Table
 from connectors import pseudonymise
 from connectors.cli._common import Context, open_profile, profile_argument
 from connectors.errors import ExportError, ProfileError
-from connectors.extract import SourceOptions, read_sample
+from connectors.extract import SourceOptions, read_sample, sheet_names
 from connectors.pipeline import resolve_refs
 from connectors.profile import render_profile
+from connectors.protection import looks_like_protection_flag
 from connectors.suggest import MappingSuggestion, header_row_in, suggest_mapping
 from contract import pem_fingerprint
 
@@ -43,7 +45,18 @@ def register(commands: Any) -> None:
         "--sample", type=Path, metavar="EXPORT", help="an export to suggest the mapping from"
     )
     init.add_argument(
-        "--sheet", metavar="NAME", help="XLSX sheet of the sample (default: the first)"
+        "--sheet",
+        metavar="NAME",
+        help="XLSX sheet of the sample (default: the sheet that looks most like a register)",
+    )
+    init.add_argument(
+        "--sql-url",
+        metavar="URL",
+        help="instead of --sample: the register database (SQLAlchemy URL, e.g. "
+        "mysql+pymysql://user@host/db)",
+    )
+    init.add_argument(
+        "--sql-query", metavar="SQL", help="with --sql-url: the query (or view) of the register"
     )
     init.add_argument(
         "--matcher-url",
@@ -52,12 +65,33 @@ def register(commands: Any) -> None:
         help="the matcher's address (default http://127.0.0.1:8000)",
     )
     init.add_argument(
+        "--no-protected-identities",
+        metavar="CONFIRMED_BY",
+        help="state that the export holds no protected identities (skyddad identitet) and who "
+        'checked it, e.g. "Anna Berg, registrator, 2026-12-03"; only for an export without a '
+        "protection-flag column",
+    )
+    init.add_argument(
+        "--report-language",
+        choices=("sv", "en"),
+        default="sv",
+        help="language of report.html (default sv)",
+    )
+    init.add_argument(
         "--reveal-key",
         type=Path,
         metavar="PEM",
         help="the matcher's reveal public key (from `matcher keys reveal-public`); pinned by "
         "fingerprint",
     )
+    init.epilog = (
+        "examples:\n"
+        "  connector init ws --company linbo --matching-key matching.key --sample export.csv \\\n"
+        "      --matcher-url https://matcher.example.se --reveal-key reveal.pub\n"
+        "  connector init ws --company linbo --matching-key matching.key \\\n"
+        '      --sql-url "mysql+pymysql://reader@db/register" --sql-query "SELECT * FROM v"\n'
+    )
+    init.formatter_class = argparse.RawDescriptionHelpFormatter
     init.set_defaults(handler=_init)
 
     resolve = commands.add_parser(
@@ -70,6 +104,8 @@ def register(commands: Any) -> None:
     )
     resolve.add_argument("refs", nargs="+", metavar="REF")
     profile_argument(resolve)
+    resolve.epilog = "example:\n  connector resolve 3f9c0a... --profile ws/connector.toml\n"
+    resolve.formatter_class = argparse.RawDescriptionHelpFormatter
     resolve.set_defaults(handler=_resolve)
 
 
@@ -86,22 +122,39 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
 
     suggestion: MappingSuggestion | None = None
     source = SourceOptions(sheet=args.sheet)
-    if args.sample is not None:
+    if (args.sql_url is None) != (args.sql_query is None):
+        raise ProfileError("--sql-url and --sql-query go together: give both, or neither")
+    if args.sql_url is not None:
+        if args.sample is not None:
+            raise ProfileError("give either --sample or --sql-url/--sql-query, not both")
+        source = SourceOptions(format="sql", sql_url=args.sql_url, sql_query=args.sql_query)
+        suggestion, source = _suggest(ctx, None, source)
+    elif args.sample is not None:
         if not args.sample.exists():
             raise ExportError(f"sample export {args.sample} not found")
-        sample = read_sample(args.sample, source)
-        suggestion = suggest_mapping(sample)
-        header_row = header_row_in(sample) if suggestion.missing_required else None
-        if header_row is not None:
-            # Title rows above the header: read the sample again from the header's row.
-            source = SourceOptions(sheet=args.sheet, header_row=header_row)
-            sample = read_sample(args.sample, source)
-            suggestion = suggest_mapping(sample)
-            ctx.say(f"The header of {args.sample} is on row {header_row}; the profile says so.")
-        source = SourceOptions(
-            sheet=sample.detected.sheet or args.sheet, header_row=sample.detected.header_row
+        candidates = [source]
+        if args.sheet is None and args.sample.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+            candidates = [SourceOptions(sheet=name) for name in sheet_names(args.sample)]
+        results = [_suggest(ctx, args.sample, option) for option in candidates]
+        # The register is the sheet whose header names the most required fields, then fields.
+        suggestion, source = max(
+            results,
+            key=lambda r: (-len(r[0].missing_required), len(r[0].mapping)),
         )
+        if len(results) > 1:
+            ctx.say(f"Sheet {source.sheet!r} of {args.sample} holds the register.")
+        if source.header_row > 1:
+            ctx.say(
+                f"The header of {args.sample} is on row {source.header_row}; the profile says so."
+            )
 
+    if args.no_protected_identities is not None and suggestion is not None:
+        flag = suggestion.mapping.get("protected_identity")
+        if flag is not None:
+            raise ProfileError(
+                f'--no-protected-identities, but column "{flag}" of the sample is a protection '
+                "flag; leave the option out: the flag column is mapped and its rows excluded"
+            )
     fingerprint = None
     if args.reveal_key is not None:
         fingerprint = pem_fingerprint(args.reveal_key.read_bytes())
@@ -122,11 +175,15 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
         date_formats={k: list(v) for k, v in suggestion.date_formats.items()} if suggestion else {},
         source=source,
         reveal_key_fingerprint=fingerprint,
+        national_id_scheme=suggestion.national_id_scheme if suggestion else "se-personnummer",
+        protected_identity_confirmed_by=args.no_protected_identities,
+        report_language=args.report_language,
     )
     (folder / PROFILE_FILE).write_text(text, encoding="utf-8")
 
     ctx.out.print(f"Workspace {folder} for company {args.company}", markup=False)
     ctx.out.print(f"  matching key epoch  {matching_key.epoch}", markup=False)
+    ctx.out.print(f"  signing key         {pem_fingerprint(public_pem)}", markup=False)
     if fingerprint:
         ctx.out.print(f"  reveal key pinned   {fingerprint}", markup=False)
     if suggestion is not None:
@@ -142,13 +199,50 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
             f"No --sample given: fill in [mapping] in {folder / PROFILE_FILE} by hand.",
             markup=False,
         )
+    if (
+        suggestion is not None
+        and "protected_identity" not in suggestion.mapping
+        and args.no_protected_identities is None
+    ):
+        ctx.err.print(
+            "warning: no column of the sample is a protection flag (skyddad identitet); check "
+            "and pseudonymise refuse to run until you map it, or state under [constants] that "
+            "the export holds none (or run init with --no-protected-identities NAME)",
+            markup=False,
+        )
     ctx.out.print(
         "\nSend this public key to the matcher's operator; they register it with\n"
-        f"  matcher companies add {args.company} --name NAME --signing-key signing.pub\n",
+        f"  matcher companies add {args.company} --name NAME --signing-key signing.pub\n"
+        "and read the fingerprint above to them on the phone: `matcher companies list` shows\n"
+        "the same one (`connector keys fingerprint --profile DIR` prints it again).\n",
         markup=False,
     )
     ctx.out.print(public_pem.decode("ascii"), markup=False)
     return 0
+
+
+def _suggest(
+    ctx: Context, path: Path | None, source: SourceOptions
+) -> tuple[MappingSuggestion, SourceOptions]:
+    """The suggestion for one sheet (or file, or query), with title rows above the header
+    skipped; and the source options that read it."""
+    sample = read_sample(path, source)
+    header_row = header_row_in(sample)
+    if header_row is None and sample.detected.format == "csv" and len(sample.frame.columns) <= 2:
+        # Title rows above the header can hide the delimiter from the sniffer: try each.
+        for delimiter in (";", "\t", ",", "|"):
+            attempt = replace(source, delimiter=delimiter)
+            header_row = header_row_in(read_sample(path, attempt))
+            if header_row is not None:
+                source = attempt
+                break
+    if header_row is not None:
+        source = replace(source, header_row=header_row)
+        sample = read_sample(path, source)
+    detected = replace(
+        source, sheet=sample.detected.sheet or source.sheet, header_row=sample.detected.header_row
+    )
+    return suggest_mapping(sample), detected
 
 
 def _show_suggestion(ctx: Context, suggestion: MappingSuggestion) -> None:
@@ -157,7 +251,10 @@ def _show_suggestion(ctx: Context, suggestion: MappingSuggestion) -> None:
     table.add_column("canonical field")
     table.add_column("confidence", justify="right")
     for column in suggestion.columns:
-        field = column.field or "(stays local)"
+        if column.field is None and looks_like_protection_flag(column.column):
+            field = "[bold red]protection flag NOT MAPPED: map it[/]"
+        else:
+            field = column.field or "(stays local)"
         table.add_row(column.column, field, f"{column.confidence:.0%}" if column.field else "")
     ctx.out.print(table)
     for field, formats in suggestion.date_formats.items():

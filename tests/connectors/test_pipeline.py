@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -118,7 +119,15 @@ def test_a_sql_query_against_the_property_system_database_is_a_source(
         'last_name = "efternamn"\ncontract_start = "fran"\ncontract_end = "till"\n'
         'contract_type = "typ"\n'
     )
-    workspace.write_text(text[:start] + source + text[mapping_end:], encoding="utf-8")
+    # The table has no protection flag: say so, on purpose, as a data officer would.
+    rest = re.sub(
+        r"^\[constants\].*$",
+        '[constants]\nprotected_identity = false\nprotected_identity_confirmed_by = "tests"',
+        text[mapping_end:],
+        count=1,
+        flags=re.MULTILINE,
+    )
+    workspace.write_text(text[:start] + source + rest, encoding="utf-8")
     out = tmp_path / "pkg"
     code = main(["-q", "pseudonymise", "--profile", str(workspace), "--out", str(out),
                  "--as-of", "2026-11-01"])  # fmt: skip
