@@ -38,6 +38,7 @@ __all__ = ["Decoded", "FilterData", "decode_names", "load_filter", "name_filters
 
 _SAMPLE = 20_000  # distinct filters used to find complement pairs
 _ROUNDS = 3
+_CLEAR = 1.1  # probability ratio to neighbouring ranks for a trusted alignment
 _TOP_FIRST, _TOP_LAST = 6, 10
 
 
@@ -244,17 +245,23 @@ def _initial_alignment(data: FilterData, first: _Candidates, last: _Candidates) 
         key = (int(first.lengths[f]), int(last.lengths[s]))
         queues.setdefault(key, []).append(rank)
     global_queue = list(range(len(order)))
-    taken: dict[tuple[int, int], int] = {}
+    joint_p = np.exp(joint.ravel()[order])
     label_f = np.full(len(data.counts), -1, np.int64)
     label_l = np.full(len(data.counts), -1, np.int64)
+    groups: dict[tuple[int, int], list[int]] = {}
     for value in frequent.tolist():
         key = (int(data.first_len[value]), int(data.last_len[value]))
-        queue = queues.get(key, []) if min(key) >= 0 else global_queue
-        group = key if min(key) >= 0 else (-1, -1)
-        at = taken.get(group, 0)
-        if at < len(queue):
-            label_f[value], label_l[value] = pf[queue[at]], pl_[queue[at]]
-            taken[group] = at + 1
+        groups.setdefault(key if min(key) >= 0 else (-1, -1), []).append(value)
+    for key, values in groups.items():
+        queue = global_queue if key == (-1, -1) else queues.get(key, [])
+        # Keep only ranks whose name is clearly more probable than the next one: there the
+        # observed order is likely the true order (a few right labels beat many wrong ones).
+        for at, value in enumerate(values[: len(queue)]):
+            nxt = joint_p[queue[at + 1]] if at + 1 < len(queue) else 0.0
+            prv = joint_p[queue[at - 1]] if at > 0 else np.inf
+            here = joint_p[queue[at]]
+            if here >= _CLEAR * nxt and prv >= _CLEAR * here:
+                label_f[value], label_l[value] = pf[queue[at]], pl_[queue[at]]
     return Decoded(label_f, label_l)
 
 
