@@ -48,9 +48,7 @@ def _ranked(values: pl.Series) -> pl.Series:
     return counts.sort(["n", values.name], descending=[True, False])[values.name]
 
 
-def _align(
-    encoded: pl.Series, truth: pl.Series, public: pl.Series
-) -> tuple[float, float]:
+def _align(encoded: pl.Series, truth: pl.Series, public: pl.Series) -> tuple[float, float]:
     present = encoded.is_not_null()
     encoded, truth = encoded.filter(present), truth.filter(present)
     if encoded.len() == 0:
@@ -59,9 +57,8 @@ def _align(
     ranked_pub = _ranked(public.rename("p"))
     size = min(ranked_enc.len(), ranked_pub.len())
     guess = pl.DataFrame({"v": ranked_enc.head(size), "guess": ranked_pub.head(size)})
-    scored = (
-        pl.DataFrame({"v": encoded, "truth": truth.cast(pl.String)})
-        .join(guess, on="v", how="left")
+    scored = pl.DataFrame({"v": encoded, "truth": truth.cast(pl.String)}).join(
+        guess, on="v", how="left"
     )
     rate = float((scored["guess"] == scored["truth"]).fill_null(False).mean() or 0.0)
     top = ranked_pub[0] if ranked_pub.len() else None

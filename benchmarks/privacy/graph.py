@@ -89,5 +89,7 @@ def graph_matching(extracts: Sequence[Extract]) -> list[Finding]:
         for node, name in zip(nodes.tolist(), match.tolist(), strict=True):
             guess_first[node], guess_last[node] = first.keys[pf[name]], last.keys[pl_[name]]
         rate, baseline = score_names(data.code, guess_first, guess_last, extracts)
-        findings.append(Finding("graph-matching", column, rate, baseline, note=f"{len(nodes)} nodes"))
+        findings.append(
+            Finding("graph-matching", column, rate, baseline, note=f"{len(nodes)} nodes")
+        )
     return findings

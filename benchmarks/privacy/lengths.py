@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 
 from benchmarks.privacy.finding import Finding
 from benchmarks.privacy.packages import Extract
@@ -43,11 +42,9 @@ def _fit(sealed_lengths: np.ndarray, names: NameList) -> LengthChannel:
     public = np.bincount(names.byte_lengths, weights=names.probability, minlength=256)
     observed = np.bincount(sealed_lengths[present], minlength=512)
     best, best_score = 0, -np.inf
-    for offset in range(256):
+    shortest = int(sealed_lengths[present].min()) if present.any() else 0
+    for offset in range(min(shortest, 255) + 1):  # no plaintext is shorter than 0 bytes
         shifted = observed[offset : offset + 256]
-        if shifted.sum() < observed.sum():  # some length would be shorter than the offset
-            if offset > 0 and observed[:offset].any():
-                break
         p = public[: len(shifted)]
         score = float((shifted * np.log(p + 1e-9)).sum())
         if score > best_score:

@@ -54,7 +54,9 @@ class Extract:
 
     def truth_by_row(self) -> pl.DataFrame:
         """``truth`` in the row order of ``records`` (joined on ref)."""
-        return self.records.select("ref").join(self.truth, on="ref", how="left", maintain_order="left")
+        return self.records.select("ref").join(
+            self.truth, on="ref", how="left", maintain_order="left"
+        )
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,9 @@ class Setting:
         return replace(self, extracts=extracts, later=later)
 
 
-def filter_spec_fields(manifest: Mapping[str, Any], columns: list[str]) -> dict[str, tuple[str, ...]]:
+def filter_spec_fields(
+    manifest: Mapping[str, Any], columns: list[str]
+) -> dict[str, tuple[str, ...]]:
     """Filter column -> its fields, by the manifest's filter specs.
 
     A column ``filter_<name>`` or ``filter_<name>__<pass>`` takes the spec named ``<name>``
@@ -102,9 +106,7 @@ def _normalised(export: Path, workspace: Path, as_of: date) -> pl.DataFrame:
     return check_export(export, profile, as_of=as_of).accepted
 
 
-def _load(
-    company_id: str, package: Path, export: Path, workspace: Path, as_of: date
-) -> Extract:
+def _load(company_id: str, package: Path, export: Path, workspace: Path, as_of: date) -> Extract:
     records = pl.read_parquet(package / "records.parquet")
     manifest = json.loads((package / "manifest.json").read_text("utf-8"))
     refs = pl.read_parquet(workspace / "refs.parquet")
@@ -171,7 +173,9 @@ def prepare(root: Path, *, companies: int = 3, records: int = 100_000, seed: int
         workspaces.append(workspace)
         extracts.append(_load(item.company_id, package, item.export, workspace, AS_OF))
 
-    layouts = [("motabo" if i % 3 == 2 else "linbo" if i % 3 == 0 else "") for i in range(companies)]
+    layouts = [
+        ("motabo" if i % 3 == 2 else "linbo" if i % 3 == 0 else "") for i in range(companies)
+    ]
     later_index = max(i for i, layout in enumerate(layouts) if layout)
     item = synthetic.companies[later_index]
     workspace = workspaces[later_index]

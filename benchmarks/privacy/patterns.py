@@ -38,7 +38,7 @@ __all__ = ["Decoded", "FilterData", "decode_names", "load_filter", "name_filters
 
 _SAMPLE = 20_000  # distinct filters used to find complement pairs
 _ROUNDS = 3
-_CLEAR = 1.1  # probability ratio to neighbouring ranks for a trusted alignment
+_CLEAR = 1.3  # probability ratio to neighbouring ranks for a trusted alignment
 _TOP_FIRST, _TOP_LAST = 6, 10
 
 
@@ -223,9 +223,9 @@ def _decode(
         unexplained = (b[:, None, None, :] & ~union).sum(-1)
         missing = (union & ~b[:, None, None, :]).sum(-1)
         prior = first.log_p[top_f][:, :, None] + last.log_p[top_l][:, None, :]
-        length_penalty = (
-            np.take_along_axis(score_f, top_f, 1)[:, :, None] < -1e3
-        ) | (np.take_along_axis(score_l, top_l, 1)[:, None, :] < -1e3)
+        length_penalty = (np.take_along_axis(score_f, top_f, 1)[:, :, None] < -1e3) | (
+            np.take_along_axis(score_l, top_l, 1)[:, None, :] < -1e3
+        )
         pair = -(unexplained + 2.0 * missing) + 0.3 * prior - 1e4 * length_penalty
         best = pair.reshape(len(b), -1).argmax(1)
         out_f[part] = top_f[np.arange(len(b)), best // _TOP_LAST]

@@ -38,7 +38,9 @@ def singling_out(extracts: Sequence[Extract]) -> list[Finding]:
     def pooled(columns: list[str]) -> float:
         return sum(_unique_share(e.records, columns) * e.records.height for e in extracts) / total
 
-    findings = [Finding("singling-out", "+".join(plain) or "(none)", pooled(plain), 0.0, "singling")]
+    findings = [
+        Finding("singling-out", "+".join(plain) or "(none)", pooled(plain), 0.0, "singling")
+    ]
     for token in columns_with(extracts[0].records, TOKEN_PREFIX):
         findings.append(
             Finding(

@@ -54,4 +54,6 @@ def test_linkage_and_singling_are_reported_not_gated(shipped: list[Finding]) -> 
 )
 def test_shipped_encoding_is_within_1pp_of_every_baseline(shipped: list[Finding]) -> None:
     print(table(shipped))
-    assert not failures(shipped), [f"{f.attack}/{f.target}: {f.gain:+.2%}" for f in failures(shipped)]
+    assert not failures(shipped), [
+        f"{f.attack}/{f.target}: {f.gain:+.2%}" for f in failures(shipped)
+    ]
