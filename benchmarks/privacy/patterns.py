@@ -8,10 +8,10 @@ Vatsalan and Schnell, TKDE 2019).
 2. *Frequent values aligned with frequent names.* The most frequent distinct filter values are
    aligned by rank with the most probable public full names, within groups of equal
    (first, last) name byte length when the length channel speaks.
-3. *Bigram -> positions.* Per aligned name, the positions set in (nearly) all its filters; per
-   bigram, the positions set for (nearly) all names that contain it (a soft intersection over
-   names sharing the bigram); a bigram seen in one name only gets that name's positions minus
-   those of its other, already known bigrams.
+3. *Bigram -> positions.* Per bigram, the ``k`` positions (``hashes_per_qgram``) whose set
+   rate rises most from filters believed to lack it to filters believed to hold it, pooled over
+   every name that shares the bigram (a soft intersection, robust to wrong labels: a quarter of
+   right labels is enough to start).
 4. *Decoding.* Each distinct filter is explained by the candidate full name (first from the
    first-name list, last from the surname list) whose bigram positions cover its set bits best:
    fewest unexplained set bits, fewest predicted bits that are not set, a small prior.
@@ -37,8 +37,8 @@ from benchmarks.privacy.public import NameList, bigrams, first_names, fold, surn
 __all__ = ["Decoded", "FilterData", "decode_names", "load_filter", "name_filters", "pattern_mining"]
 
 _SAMPLE = 20_000  # distinct filters used to find complement pairs
-_ROUNDS = 3
-_CLEAR = 1.3  # probability ratio to neighbouring ranks for a trusted alignment
+_ROUNDS = 7  # decoded names feed the next round; 20k records: 2 %, 8 %, 28 %, 71 %, 96 %
+_CLEAR = 1.0  # probability ratio to neighbouring ranks for a trusted alignment (1: all)
 _TOP_FIRST, _TOP_LAST = 6, 10
 
 
@@ -53,6 +53,7 @@ class FilterData:
     first_len: np.ndarray  # per distinct value: first-name byte length (-1: unknown)
     last_len: np.ndarray
     pairs: int  # complement pairs found
+    k: int  # positions per q-gram (the manifest's hashes_per_qgram)
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,19 @@ def load_filter(extracts: Sequence[Extract], column: str, *, debalance: bool = T
         bits = bits[:, np.array(sorted(keep))]
     else:
         pairs = []
+    k = 15
+    for spec in extracts[0].manifest["encoding"]["filters"]:
+        if column.removeprefix("filter_").split("__")[0] == spec["name"]:
+            k = int(spec["hashes_per_qgram"])
     return FilterData(
-        column, bits, counts, code, lens["sealed_first_name"], lens["sealed_last_name"], len(pairs)
+        column,
+        bits,
+        counts,
+        code,
+        lens["sealed_first_name"],
+        lens["sealed_last_name"],
+        len(pairs),
+        k,
     )
 
 
@@ -165,25 +177,34 @@ def _per_name_rates(
 def _learn(
     data: FilterData, label: Decoded, weight: np.ndarray, first: _Candidates, last: _Candidates
 ) -> dict[str, np.ndarray]:
-    """Bigram -> bool mask of its positions, from names believed to be held by filters."""
-    per_name: list[tuple[frozenset[str], np.ndarray]] = []
+    """Bigram -> bool mask of its positions, from names believed to be held by filters.
+
+    A bigram's positions are the ``k`` (positions per q-gram, from the manifest) whose set rate
+    rises most between filters believed to lack it and filters believed to hold it: a soft
+    intersection over all names sharing the bigram, robust to wrongly labelled filters.
+    """
+    sums, totals = [], []
     for cands, labels in ((first, label.first), (last, label.last)):
         rate, total = _per_name_rates(data.bits, weight, labels, len(cands.grams))
-        for i in np.flatnonzero(total > 0):
-            per_name.append((cands.grams[i], rate[i] >= 0.8))
-    by_gram: dict[str, list[np.ndarray]] = {}
-    for grams, positions in per_name:
-        for gram in grams:
-            by_gram.setdefault(gram, []).append(positions)
-    masks = {
-        gram: np.mean(sets, axis=0) >= 0.75 for gram, sets in by_gram.items() if len(sets) >= 2
-    }
-    for gram, sets in by_gram.items():
-        if len(sets) == 1:
-            grams = next(g for g, p in per_name if gram in g and p is sets[0])
-            others = [masks[h] for h in grams if h != gram and h in masks]
-            explained = np.logical_or.reduce(others) if others else np.zeros_like(sets[0])
-            masks[gram] = sets[0] & ~explained
+        sums.append(rate * total[:, None])
+        totals.append(total)
+    overall = sums[0].sum(0)
+    overall_total = totals[0].sum()
+    grams = sorted({g for c in (first, last) for gs in c.grams for g in gs})
+    masks = {}
+    for gram in grams:
+        with_f = np.array([gram in g for g in first.grams])
+        with_l = np.array([gram in g for g in last.grams])
+        in_sum = sums[0][with_f].sum(0) + sums[1][with_l].sum(0)
+        in_total = totals[0][with_f].sum() + totals[1][with_l].sum()
+        out_total = overall_total - in_total
+        if in_total <= 0 or out_total <= 0:
+            continue
+        lift = in_sum / in_total - np.clip(overall - in_sum, 0, None) / out_total
+        top = np.argsort(-lift)[: data.k]
+        mask = np.zeros(data.bits.shape[1], bool)
+        mask[top[lift[top] > 0.2]] = True
+        masks[gram] = mask
     return masks
 
 
