@@ -22,7 +22,7 @@ from matcher.api.deps import AppState, Principal, app_state, connection, record,
 from matcher.api.problems import problem_response
 from matcher.core.policy import PolicyError
 from matcher.store.database import utcnow
-from matcher.store.policies import StoredPolicy, list_policies, retire_policy
+from matcher.store.policies import StoredPolicy, list_policies
 
 __all__ = ["router"]
 
@@ -125,4 +125,4 @@ async def post_policy(
 @router.post("/policies/{policy_id}/retire")
 def post_retire(policy_id: str, principal: Admin, conn: Conn) -> PolicyOut:
     """Retire the active version of a policy: no run can use it from now on."""
-    return PolicyOut.of(retire_policy(conn, policy_id, actor=principal.actor, now=utcnow()))
+    return PolicyOut.of(policy_actions.retire_in(conn, policy_id, principal, utcnow()))
