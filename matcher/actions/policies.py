@@ -26,10 +26,11 @@ from matcher.store.policies import (
     ActivationResult,
     StoredPolicy,
     activate_policy,
+    list_policies,
     retire_policy,
 )
 
-__all__ = ["activate", "activate_in", "record_refusal", "retire", "retire_in"]
+__all__ = ["activate", "activate_in", "listed", "record_refusal", "retire", "retire_in"]
 
 
 def _retired(conn: Connection, who: Principal | Actor, stored: StoredPolicy, now: datetime) -> None:
@@ -95,6 +96,14 @@ def retire(engine: Engine, policy_id: str, who: Principal | Actor) -> StoredPoli
     """:func:`retire_in` in a transaction of its own."""
     with engine.begin() as conn:
         return retire_in(conn, policy_id, who, utcnow())
+
+
+def listed(conn: Connection, principal: Principal) -> list[StoredPolicy]:
+    """Every activated version (``GET /v1/policies``, the admin's policies page), with the
+    ``policy.list`` entry in the caller's transaction."""
+    found = list_policies(conn)
+    record(conn, principal, "policy.list", utcnow())
+    return found
 
 
 def record_refusal(engine: Engine, principal: Principal, error: PolicyError) -> None:
