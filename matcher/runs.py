@@ -235,6 +235,26 @@ def _finished(conn: Connection, who: Actor, run_id: str, ref: PolicyRef, status:
     )
 
 
+def _activate(conn: Connection, raw: bytes, who: Actor, now: datetime) -> None:
+    """Activate ``raw`` (``matcher run --policy FILE``) with the entries
+    :func:`matcher.actions.policies.activate_in` writes; this layer can not import the actions,
+    so the same two entries are spelled here."""
+    result = activate_policy(conn, raw, actor=who, now=now)
+    if not result.changed:
+        return
+    for action, stored in (("policy.retire", result.retired), ("policy.activate", result.policy)):
+        if stored is not None:
+            audit.append(
+                conn,
+                actor=who,
+                action=action,
+                outcome=Outcome("allowed"),
+                now=now,
+                object_ids={"policy": stored.id, "version": stored.version},
+                policy=stored.ref,
+            )
+
+
 def active_run_policy(
     engine: Engine, run_date: date, who: Actor, policy_id: str | None = None
 ) -> Policy:
@@ -290,7 +310,7 @@ def start_run(
         if policy_path is not None or settings.policy_path is not None:
             raw = active_policy_path(settings, policy_path).read_bytes()
             with database.begin() as conn:
-                activate_policy(conn, raw, actor=who, now=utcnow())
+                _activate(conn, raw, who, utcnow())
         policy = active_run_policy(database, run_date, who)
         return execute_run(
             database,

@@ -15,6 +15,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from matcher.actions.policies import activate_in, retire_in
 from matcher.cli._common import (
     EXIT_FAILED,
     Context,
@@ -30,10 +31,8 @@ from matcher.errors import InvalidInput
 from matcher.store.database import utcnow
 from matcher.store.policies import (
     StoredPolicy,
-    activate_policy,
     list_policies,
     policy_problems,
-    retire_policy,
 )
 
 __all__ = ["register"]
@@ -181,7 +180,7 @@ def _activate(args: argparse.Namespace, ctx: Context) -> int:
     settings = open_settings(args.data_dir)
     with open_engine(settings) as engine, engine.begin() as conn:
         try:
-            result = activate_policy(conn, raw, actor=console_actor(), now=utcnow())
+            result = activate_in(conn, raw, console_actor(), utcnow())
         except PolicyError as exc:  # checked above; only a race with an edit gets here
             _report(ctx, args.file, list(exc.problems))
             return EXIT_FAILED
@@ -212,7 +211,7 @@ def _activate(args: argparse.Namespace, ctx: Context) -> int:
 def _retire(args: argparse.Namespace, ctx: Context) -> int:
     settings = open_settings(args.data_dir)
     with open_engine(settings) as engine, engine.begin() as conn:
-        stored = retire_policy(conn, args.policy_id, actor=console_actor(), now=utcnow())
+        stored = retire_in(conn, args.policy_id, console_actor(), utcnow())
     if ctx.json:
         ctx.emit_json(_policy_json(stored))
         return 0

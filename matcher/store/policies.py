@@ -2,8 +2,9 @@
 
 A policy file is checked by :func:`matcher.core.policy.check_policy` before it is stored; a file
 with any problem is refused with all of them. One version per policy id is active at a time:
-activating a new version retires the old one in the same transaction. Activation and retirement
-each append an audit entry in that transaction. Runs read the active policy from here
+activating a new version retires the old one in the same transaction. This module only changes
+rows: the ``policy.activate`` / ``policy.retire`` audit entries are written by the callers
+(:mod:`matcher.actions.policies`) in the same transaction. Runs read the active policy from here
 (:func:`active_policy`), never from a file.
 """
 
@@ -16,10 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from matcher.core.audit import Actor, Outcome, PolicyRef
+from matcher.core.audit import Actor, PolicyRef
 from matcher.core.policy import Policy, PolicyError, Problem, check_policy, load_policy
 from matcher.errors import ConflictError, InvalidInput, NoActivePolicy, NotFound
-from matcher.store import audit
 from matcher.store.database import utc
 from matcher.store.tables import policies
 
@@ -125,15 +125,6 @@ def _retire(conn: Connection, current: StoredPolicy, actor: Actor, now: datetime
         .where(policies.c.id == current.id, policies.c.version == current.version)
         .values(status="retired", retired_at=now, retired_by=actor.id)
     )
-    audit.append(
-        conn,
-        actor=actor,
-        action="policy.retire",
-        outcome=Outcome("allowed"),
-        now=now,
-        object_ids={"policy": current.id, "version": current.version},
-        policy=current.ref,
-    )
     retired = _get(conn, current.id, current.version)
     assert retired is not None
     return retired
@@ -188,15 +179,6 @@ def activate_policy(
             f"policy {parsed.id} was activated by someone else at the same time; list the "
             "policies and try again"
         ) from exc
-    audit.append(
-        conn,
-        actor=actor,
-        action="policy.activate",
-        outcome=Outcome("allowed"),
-        now=now,
-        object_ids={"policy": parsed.id, "version": parsed.version},
-        policy=PolicyRef(parsed.id, parsed.digest),
-    )
     stored = _get(conn, parsed.id, parsed.version)
     assert stored is not None
     return ActivationResult(stored, retired, changed=True)

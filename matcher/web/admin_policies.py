@@ -15,11 +15,10 @@ from sqlalchemy import Connection
 from starlette.responses import RedirectResponse, Response
 
 from matcher.actions import policies as policy_actions
-from matcher.api.deps import AppState, Principal, app_state, record
+from matcher.api.deps import AppState, Principal, app_state
 from matcher.core.policy import Policy, PolicyError, Problem, load_policy
 from matcher.errors import ConflictError
-from matcher.store.database import utcnow
-from matcher.store.policies import list_policies, policy_problems, retire_policy
+from matcher.store.policies import policy_problems
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import signed_in
@@ -54,8 +53,7 @@ def _page(
     flash: tuple[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    policies = list_policies(conn)
-    record(conn, who, "policy.list")  # as GET /v1/policies
+    policies = policy_actions.listed(conn, who)  # as GET /v1/policies
     return render(
         request,
         "admin_policies.html",
@@ -142,7 +140,6 @@ def activate_form(
 
 @router.post("/{policy_id}/retire")
 def retire_form(policy_id: str, who: Admin, state: State) -> Response:
-    with state.engine.begin() as conn:
-        # NotFound when no version is active: the friendly 404 page (and the attempt is logged).
-        retire_policy(conn, policy_id, actor=who.actor, now=utcnow())
+    # NotFound when no version is active: the friendly 404 page (and the attempt is logged).
+    policy_actions.retire(state.engine, policy_id, who)
     return RedirectResponse(f"/web/admin/policies?retired={policy_id}", status_code=303)

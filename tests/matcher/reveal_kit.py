@@ -18,12 +18,12 @@ from sqlalchemy import Engine
 
 from connectors.pseudonymise import seal, wrap_data_key
 from contract import SEALED_FIELDS, Manifest, encoding_digest, sealed_column
+from matcher.actions.policies import activate_in
 from matcher.api.routes.reveal import clock
 from matcher.core.audit import AuditEntry
 from matcher.runs import SHIPPED_POLICY
 from matcher.store.audit import EntryFilter, entries, system_actor
 from matcher.store.database import utcnow
-from matcher.store.policies import activate_policy
 from matcher.store.users import add_user
 from tests.matcher.factories import (
     ENCODING,
@@ -215,11 +215,11 @@ def build_reveal_world(
     client.app.dependency_overrides[clock] = ticking  # type: ignore[attr-defined]
     extra: dict[str, str] = {}
     with engine.begin() as conn:
-        activate_policy(
+        activate_in(
             conn,
             policy or SHIPPED_POLICY.read_bytes(),
-            actor=system_actor("test"),
-            now=START - timedelta(days=1),
+            system_actor("test"),
+            START - timedelta(days=1),
         )
         for name, role, company in extra_users:
             extra[name] = add_user(conn, name, role, company)[1]

@@ -18,11 +18,11 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from matcher.actions import policies as policy_actions
-from matcher.api.deps import AppState, Principal, app_state, connection, record, require
+from matcher.api.deps import AppState, Principal, app_state, connection, require
 from matcher.api.problems import problem_response
 from matcher.core.policy import PolicyError
 from matcher.store.database import utcnow
-from matcher.store.policies import StoredPolicy, list_policies, retire_policy
+from matcher.store.policies import StoredPolicy
 
 __all__ = ["router"]
 
@@ -77,9 +77,7 @@ class PolicyOut(BaseModel):
 @router.get("/policies")
 def get_policies(principal: Reader, conn: Conn) -> list[PolicyOut]:
     """Every activated policy version, the active ones first."""
-    found = [PolicyOut.of(p) for p in list_policies(conn)]
-    record(conn, principal, "policy.list")
-    return found
+    return [PolicyOut.of(p) for p in policy_actions.listed(conn, principal)]
 
 
 def _activate(state: AppState, raw: bytes, principal: Principal) -> tuple[PolicyOut, bool]:
@@ -125,4 +123,4 @@ async def post_policy(
 @router.post("/policies/{policy_id}/retire")
 def post_retire(policy_id: str, principal: Admin, conn: Conn) -> PolicyOut:
     """Retire the active version of a policy: no run can use it from now on."""
-    return PolicyOut.of(retire_policy(conn, policy_id, actor=principal.actor, now=utcnow()))
+    return PolicyOut.of(policy_actions.retire_in(conn, policy_id, principal, utcnow()))
