@@ -47,11 +47,6 @@ def test_linkage_and_singling_are_reported_not_gated(shipped: list[Finding]) -> 
     assert 0.0 <= ref.rate <= 1.0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="contract v1 leaks name lengths through sealed_* and frequent names through the "
-    "filters; switch to a plain assertion when the hardened encoding (contract v2) lands",
-)
 def test_shipped_encoding_is_within_1pp_of_every_baseline(shipped: list[Finding]) -> None:
     print(table(shipped))
     assert not failures(shipped), [
