@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine
 
 import policies
 from contract import SEALED_PREFIX
+from matcher.actions.policies import activate_in
 from matcher.core.audit import Actor, Outcome, PolicyRef
 from matcher.core.decisions import Denied, evaluate_run
 from matcher.core.matching.rules import RuleError, RuleSet, policy_digest, rules_from_policy
@@ -35,7 +36,7 @@ from matcher.store.blobs import BlobStore
 from matcher.store.database import create_database_engine, utcnow
 from matcher.store.extracts import active_extracts
 from matcher.store.hits import FoundHit, upsert_hits
-from matcher.store.policies import NO_ACTIVE_HINT, activate_policy, active_policy
+from matcher.store.policies import NO_ACTIVE_HINT, active_policy
 from matcher.store.runs import Run, create_run, fail_run, finish_run, get_run
 
 __all__ = [
@@ -235,26 +236,6 @@ def _finished(conn: Connection, who: Actor, run_id: str, ref: PolicyRef, status:
     )
 
 
-def _activate(conn: Connection, raw: bytes, who: Actor, now: datetime) -> None:
-    """Activate ``raw`` (``matcher run --policy FILE``) with the entries
-    :func:`matcher.actions.policies.activate_in` writes; this layer can not import the actions,
-    so the same two entries are spelled here."""
-    result = activate_policy(conn, raw, actor=who, now=now)
-    if not result.changed:
-        return
-    for action, stored in (("policy.retire", result.retired), ("policy.activate", result.policy)):
-        if stored is not None:
-            audit.append(
-                conn,
-                actor=who,
-                action=action,
-                outcome=Outcome("allowed"),
-                now=now,
-                object_ids={"policy": stored.id, "version": stored.version},
-                policy=stored.ref,
-            )
-
-
 def active_run_policy(
     engine: Engine, run_date: date, who: Actor, policy_id: str | None = None
 ) -> Policy:
@@ -310,7 +291,7 @@ def start_run(
         if policy_path is not None or settings.policy_path is not None:
             raw = active_policy_path(settings, policy_path).read_bytes()
             with database.begin() as conn:
-                _activate(conn, raw, who, utcnow())
+                activate_in(conn, raw, who, utcnow())
         policy = active_run_policy(database, run_date, who)
         return execute_run(
             database,
