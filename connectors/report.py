@@ -138,7 +138,7 @@ _TEMPLATES = jinja2.Environment(
 # the profile's [report] language = "en" switches it.
 LABELS: Final[Mapping[str, Mapping[str, str]]] = {
     "sv": {
-        "title": "valideringsrapport", "heading": "Valideringsrapport", "as_of": "uttag per",
+        "title": "valideringsrapport", "heading": "Valideringsrapport", "as_of": "utdrag per",
         "note": "Rapporten stannar hos er. Den kan visa värden ur ert register; inget i den "
         "skickas till matchningstjänsten.",
         "status": "Status", "accepted": "godkänt, paket skrivet", "stopped": "stoppat",
