@@ -26,8 +26,8 @@ from rich.table import Table
 
 from connectors.cli.main import main as connector_main
 from demo.server import serving
+from matcher.actions.runs import SHIPPED_POLICY
 from matcher.cli.main import main as matcher_main
-from matcher.runs import SHIPPED_POLICY
 from synthetic.cli import main as synth_main
 
 __all__ = ["all_hits", "main"]

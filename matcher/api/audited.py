@@ -25,6 +25,7 @@ AUDITED: dict[str, tuple[A, ...]] = {
     "GET /v1/extracts": (A.EXTRACT_LIST,),
     "GET /v1/extracts/{extract_id}": (A.EXTRACT_READ,),
     "POST /v1/runs": (A.RUN_START, A.RUN_FINISH),
+    "GET /v1/runs": (A.RUN_LIST,),
     "GET /v1/runs/{run_id}": (A.RUN_READ,),
     "GET /v1/hits": (A.HIT_LIST,),
     "GET /v1/hits/{hit_id}": (A.HIT_READ,),
@@ -60,6 +61,7 @@ AUDITED: dict[str, tuple[A, ...]] = {
     "GET /web/admin/users": (A.USER_LIST,),
     "POST /web/admin/users": (A.USER_CREATE,),
     "POST /web/admin/users/{name}/revoke": (A.USER_REVOKE,),
+    "GET /web/admin/runs": (A.RUN_LIST,),
     "POST /web/admin/runs": (A.RUN_START, A.RUN_FINISH),
     "GET /web/admin/policies": (A.POLICY_LIST,),
     "POST /web/admin/policies/check": (A.POLICY_LIST,),  # the page around the check result
@@ -86,10 +88,5 @@ EXEMPT: dict[str, str] = {
     "GET /web/sign-in": "the sign-in form: no object",
     "POST /web/sign-out": "ends the own session: no object",
     "POST /web/language": "the own language choice, kept in the session cookie",
-    "GET /web/admin/runs": (
-        "runs carry counts per rule and band, none of the logged objects (the log covers "
-        "hits, reveals, extracts, users, companies, policies and itself); starting one is "
-        "logged (POST)"
-    ),
     "GET /web/static": "stylesheets and scripts",
 }

@@ -12,7 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from matcher.auditlog import VerifyError, verify_export, write_export
+from matcher.actions import audit_reads
+from matcher.auditlog import VerifyError, verify_export
 from matcher.cli._common import (
     Context,
     HelpFormatter,
@@ -22,10 +23,8 @@ from matcher.cli._common import (
     open_engine,
     open_settings,
 )
-from matcher.core.audit import Outcome
 from matcher.crypto import log_public_key
 from matcher.errors import ConfigError, InvalidInput
-from matcher.store import audit
 from matcher.store.database import utcnow
 
 __all__ = ["register"]
@@ -120,22 +119,9 @@ def register(commands: Any, data_dir: Path) -> None:
 def _export(args: argparse.Namespace, ctx: Context) -> int:
     settings = open_settings(args.data_dir)
     out: Path = args.out
-    with open_engine(settings) as engine:
-        # One transaction: the size, the checkpoint and the entries are one consistent view.
-        with engine.begin() as conn:
-            size = audit.log_size(conn)
-            note = audit.latest_checkpoint(conn, settings, size)
-            origin = settings.log_origin
-            count = write_export(out, origin, origin, audit.entry_bytes(conn, size), note)
-        with engine.begin() as conn:
-            audit.append(
-                conn,
-                actor=console_actor(),
-                action="audit.export",
-                outcome=Outcome("allowed"),
-                now=utcnow(),
-                object_ids={"size": str(count)},
-            )
+    with open_engine(settings) as engine, engine.begin() as conn:
+        count = audit_reads.export(conn, console_actor(), settings, out, utcnow())
+    origin = settings.log_origin
     ctx.out.print(f"exported {count} entries of log {origin} to {out}", markup=False)
     return 0
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from matcher.actions.purge import run_purge
 from matcher.cli._common import (
     Context,
     HelpFormatter,
@@ -22,7 +23,6 @@ from matcher.cli._common import (
     open_engine,
     open_settings,
 )
-from matcher.purge import run_purge
 from matcher.store.audit import system_actor
 from matcher.store.blobs import BlobStore
 

@@ -15,6 +15,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from matcher.actions.runs import SHIPPED_POLICY, RunSummary, start_run
 from matcher.cli._common import (
     Context,
     HelpFormatter,
@@ -24,7 +25,6 @@ from matcher.cli._common import (
     open_settings,
 )
 from matcher.errors import NoActivePolicy
-from matcher.runs import SHIPPED_POLICY, RunSummary, start_run
 
 __all__ = ["register"]
 

@@ -71,6 +71,7 @@ class AuditAction(StrEnum):
     RUN_START = "run.start"
     RUN_FINISH = "run.finish"
     RUN_READ = "run.read"
+    RUN_LIST = "run.list"
     COMPANY_CREATE = "company.create"
     COMPANY_LIST = "company.list"
     USER_CREATE = "user.create"

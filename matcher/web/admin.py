@@ -17,13 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from matcher.actions import admin as actions
+from matcher.actions import runs
 from matcher.actions.principal import Principal
+from matcher.actions.runs import start_run
 from matcher.api.deps import AppState, app_state, connection
 from matcher.core.vocabulary import COMPANY_ROLES, ROLES
 from matcher.errors import ConflictError, InvalidInput, NoActivePolicy, RunFailed
-from matcher.runs import start_run
 from matcher.store.companies import list_companies
-from matcher.store.runs import Run, recent_runs
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import signed_in
@@ -167,22 +167,21 @@ def revoke_user_form(name: str, admin: Admin, state: State) -> Response:
     return RedirectResponse("/web/admin/users?revoked=1", status_code=303)
 
 
-def _recent_runs(conn: Connection) -> list[Run]:
-    return recent_runs(conn, _RUNS_SHOWN)
-
-
-def _runs_page(request: Request, conn: Connection, error: str | None, value: str) -> Response:
+def _runs_page(
+    request: Request, conn: Connection, admin: Principal, error: str | None, value: str
+) -> Response:
+    shown = runs.list_runs(conn, admin, datetime.now(UTC), _RUNS_SHOWN)
     return render(
         request,
         "admin_runs.html",
-        {"runs": _recent_runs(conn), "error": error, "run_date": value},
+        {"runs": shown, "error": error, "run_date": value},
         status_code=422 if error == "run_date_form" else 200,
     )
 
 
 @router.get("/runs")
-def runs_page(request: Request, _admin: Admin, conn: Conn) -> Response:
-    return _runs_page(request, conn, None, datetime.now(UTC).date().isoformat())
+def runs_page(request: Request, admin: Admin, conn: Conn) -> Response:
+    return _runs_page(request, conn, admin, None, datetime.now(UTC).date().isoformat())
 
 
 @router.post("/runs")
@@ -215,5 +214,5 @@ async def start_run_form(
             error = "run_failed"
         else:
             return RedirectResponse("/web/admin/runs?started=1", status_code=303)
-    with state.engine.connect() as conn:
-        return _runs_page(request, conn, error, run_date)
+    with state.engine.begin() as conn:
+        return _runs_page(request, conn, admin, error, run_date)

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from connectors.upload import upload_package
 from demo.story import all_hits
+from matcher.actions.runs import SHIPPED_POLICY
 from matcher.app import create_app
-from matcher.runs import SHIPPED_POLICY
 from matcher.settings import init_data_dir
 from tests.e2e.story import AS_OF, bearer, planted, prepare_companies, record_pairs
 

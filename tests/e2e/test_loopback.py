@@ -17,8 +17,8 @@ import pytest
 from connectors.cli.main import main as connector
 from demo.server import serving
 from demo.story import all_hits
+from matcher.actions.runs import SHIPPED_POLICY
 from matcher.cli.main import main as matcher
-from matcher.runs import SHIPPED_POLICY
 from tests.e2e.story import AS_OF, planted, prepare_companies, record_pairs
 
 

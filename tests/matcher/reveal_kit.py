@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 from connectors.pseudonymise import seal, wrap_data_key
 from contract import SEALED_FIELDS, Manifest, encoding_digest, sealed_column
 from matcher.actions.policies import activate_in
+from matcher.actions.runs import SHIPPED_POLICY
 from matcher.api.routes.reveal import clock
 from matcher.core.audit import AuditEntry
-from matcher.runs import SHIPPED_POLICY
 from matcher.store.audit import EntryFilter, entries, system_actor
 from matcher.store.database import utcnow
 from matcher.store.users import add_user

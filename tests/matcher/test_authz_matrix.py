@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from matcher.runs import SHIPPED_POLICY
+from matcher.actions.runs import SHIPPED_POLICY
 from matcher.store import audit
 from matcher.store.cursors import encode_cursor
 from matcher.store.tables import extracts, runs, users

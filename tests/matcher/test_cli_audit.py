@@ -12,9 +12,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from matcher.actions.runs import SHIPPED_POLICY
 from matcher.app import create_app
 from matcher.cli.main import main
-from matcher.runs import SHIPPED_POLICY
 from matcher.settings import load_settings
 from tests.matcher.factories import auth
 

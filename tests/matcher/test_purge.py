@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from matcher.actions.purge import run_purge
 from matcher.app import create_app
 from matcher.auditlog import export_lines, verify_export_lines
 from matcher.cli.main import main as matcher_main
 from matcher.crypto import log_public_key
 from matcher.disclosure import DisclosureUnavailable, RecordSource, read_record
-from matcher.purge import run_purge
 from matcher.settings import Settings
 from matcher.store.audit import (
     EntryFilter,

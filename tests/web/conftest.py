@@ -18,7 +18,7 @@ import pytest
 from connectors.upload import upload_package
 from demo.server import serving
 from demo.story import all_hits
-from matcher.runs import SHIPPED_POLICY
+from matcher.actions.runs import SHIPPED_POLICY
 from matcher.settings import init_data_dir
 from tests.e2e.story import AS_OF, bearer, prepare_companies
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, Site

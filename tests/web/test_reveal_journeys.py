@@ -15,7 +15,7 @@ import re
 import httpx
 import pytest
 
-from matcher.runs import SHIPPED_POLICY
+from matcher.actions.runs import SHIPPED_POLICY
 from tests.web.browser import Site, screenshot, sign_in
 
 pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[dev]')")

@@ -8,7 +8,7 @@ recording its own fetch. Statistics count; they never show personal data (users 
 
 from __future__ import annotations
 
-import base64
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,9 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from matcher.actions import audit_reads
-from matcher.api.deps import AppState, Principal, app_state, connection, record, require
-from matcher.core.audit import consistency_proof, inclusion_proof, tree_root
-from matcher.errors import InvalidInput
+from matcher.api.deps import AppState, Principal, app_state, connection, require
 from matcher.store import audit
 from matcher.store.database import utcnow
 
@@ -33,18 +31,12 @@ Verifier = Annotated[Principal, Depends(require("auditor", "admin"))]
 Conn = Annotated[Connection, Depends(connection)]
 
 
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode("ascii")
-
-
 @router.get("/checkpoint", response_class=PlainTextResponse)
 def get_checkpoint(
     principal: Verifier, conn: Conn, state: Annotated[AppState, Depends(app_state)]
 ) -> PlainTextResponse:
     """The signed checkpoint (C2SP tlog-checkpoint note) for the log as it is now."""
-    note = audit.latest_checkpoint(conn, state.settings)
-    size = note.split("\n")[1]
-    record(conn, principal, "audit.checkpoint", {"size": size})
+    note = audit_reads.checkpoint(conn, principal, state.settings, utcnow())
     return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
 
 
@@ -67,16 +59,8 @@ def get_entries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EntryPageOut:
     """Entries in seq order, each exactly as hashed into the log; filters combine with AND."""
-    for moment in (time_from, time_to):
-        if moment is not None and moment.tzinfo is None:
-            raise InvalidInput("give from/to with a time zone, e.g. 2026-11-01T00:00:00Z")
-    page = audit.entries(
-        conn,
-        audit.EntryFilter(time_from, time_to, actor, action, company, case_reference),
-        cursor=cursor,
-        limit=limit,
-    )
-    record(conn, principal, "audit.entries")
+    filters = audit.EntryFilter(time_from, time_to, actor, action, company, case_reference)
+    page = audit_reads.entries(conn, principal, filters, utcnow(), cursor=cursor, limit=limit)
     return EntryPageOut(items=[e.to_dict() for e in page.items], next_cursor=page.next_cursor)
 
 
@@ -96,18 +80,7 @@ def get_inclusion(
     size: Annotated[int, Query(ge=1)],
 ) -> InclusionOut:
     """RFC 9162 inclusion proof of entry ``seq`` in the tree of ``size`` entries."""
-    _check_size(conn, size)
-    nodes = audit.node_source(conn)
-    proof = inclusion_proof(nodes, seq, size)
-    out = InclusionOut(
-        seq=seq,
-        size=size,
-        leaf_hash=_b64(nodes.node(0, seq)),
-        root=_b64(tree_root(nodes, size)),
-        proof=[_b64(p) for p in proof],
-    )
-    record(conn, principal, "audit.proof", {"seq": str(seq), "size": str(size)})
-    return out
+    return InclusionOut(**asdict(audit_reads.inclusion(conn, principal, seq, size, utcnow())))
 
 
 class ConsistencyOut(BaseModel):
@@ -126,24 +99,8 @@ def get_consistency(
     to_size: Annotated[int, Query(alias="to", ge=0)],
 ) -> ConsistencyOut:
     """RFC 9162 consistency proof that the tree of ``to`` entries extends the one of ``from``."""
-    _check_size(conn, to_size)
-    nodes = audit.node_source(conn)
-    proof = consistency_proof(nodes, from_size, to_size)
-    out = ConsistencyOut(
-        from_size=from_size,
-        to_size=to_size,
-        from_root=_b64(tree_root(nodes, from_size)),
-        to_root=_b64(tree_root(nodes, to_size)),
-        proof=[_b64(p) for p in proof],
-    )
-    record(conn, principal, "audit.proof", {"from": str(from_size), "to": str(to_size)})
-    return out
-
-
-def _check_size(conn: Connection, size: int) -> None:
-    current = audit.log_size(conn)
-    if size > current:
-        raise InvalidInput(f"the log has {current} entries; ask for a size of at most {current}")
+    proof = audit_reads.consistency(conn, principal, from_size, to_size, utcnow())
+    return ConsistencyOut(**asdict(proof))
 
 
 @router.get("/stats")

@@ -14,7 +14,7 @@ request's own transaction. A refusal by the policy is *returned* as a 403
 problem response, not raised, so the transaction commits: its audit entry must survive even
 though the action did not happen. Pending requests past their deadline are expired (and the
 expiry logged) whenever they are read. The router's lifespan runs retention
-(:func:`matcher.purge.run_purge`) periodically while the service runs.
+(:func:`matcher.actions.purge.run_purge`) periodically while the service runs.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ from sqlalchemy import Connection
 
 from matcher.actions import reveal as flow
 from matcher.actions import subject
+from matcher.actions.purge import run_purge
 from matcher.api.deps import AppState, Principal, app_state, connection, require
 from matcher.api.problems import problem_response
 from matcher.api.routes.hits import HitId
 from matcher.core.audit import Actor
 from matcher.errors import InvalidInput
-from matcher.purge import run_purge
 from matcher.store import reveal as store
 from matcher.store.audit import system_actor
 from matcher.store.database import utc, utcnow

@@ -1,7 +1,8 @@
 """Runs API (admin): start a matching run, show its status and counts per rule and band.
 
 A run uses the active policy (``POST /v1/policies``); without one it is refused with 409
-``no-active-policy``. Starts, ends and reads are audit entries.
+``no-active-policy``. Starts, ends, reads and listings are audit entries (the actions in
+:mod:`matcher.actions.runs`, which the pages and the CLI call too).
 """
 
 from __future__ import annotations
@@ -9,15 +10,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from matcher.api.deps import AppState, Principal, app_state, connection, record, require
-from matcher.errors import NotFound
-from matcher.runs import RunSummary, start_run
-from matcher.store.runs import get_run
+from matcher.actions import runs
+from matcher.actions.runs import RunSummary, start_run
+from matcher.api.deps import AppState, Principal, app_state, connection, require
+from matcher.store.database import utcnow
 
 __all__ = ["router"]
 
@@ -68,12 +69,18 @@ async def post_run(
     return RunOut.of(summary)
 
 
+@router.get("/runs")
+def get_runs(
+    admin: Admin,
+    conn: Annotated[Connection, Depends(connection)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[RunOut]:
+    """The latest runs, newest first."""
+    return [RunOut.of(run) for run in runs.list_runs(conn, admin, utcnow(), limit)]
+
+
 @router.get("/runs/{run_id}")
 def get_one_run(
     run_id: str, admin: Admin, conn: Annotated[Connection, Depends(connection)]
 ) -> RunOut:
-    run = get_run(conn, run_id)
-    if run is None:
-        raise NotFound(f"no run {run_id}")
-    record(conn, admin, "run.read", {"run": run_id})
-    return RunOut.of(RunSummary.of(run))
+    return RunOut.of(runs.read_run(conn, admin, run_id, utcnow()))

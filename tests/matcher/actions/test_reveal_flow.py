@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from contract import PLAIN_REVEALABLE_FIELDS
+from matcher.actions.runs import SHIPPED_POLICY
 from matcher.auditlog import export_lines, verify_export_lines
 from matcher.core.policy import load_policy
-from matcher.runs import SHIPPED_POLICY
 from matcher.store.audit import entry_bytes, latest_checkpoint, log_size
 from tests.matcher.factories import World
 from tests.matcher.reveal_kit import PERSON, STARTS, RevealWorld, build_reveal_world

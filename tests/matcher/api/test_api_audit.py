@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from matcher.actions.runs import SHIPPED_POLICY
 from matcher.core.audit import (
     parse_and_verify_checkpoint,
     verify_consistency,
     verify_inclusion,
 )
 from matcher.crypto import log_public_key
-from matcher.runs import SHIPPED_POLICY
 from matcher.store.hits import FoundHit, upsert_hits
 from matcher.store.runs import create_run
 from matcher.store.tables import hits

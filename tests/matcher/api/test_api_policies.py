@@ -11,8 +11,8 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from matcher.actions.runs import SHIPPED_POLICY
 from matcher.api.problems import PROBLEM_BASE
-from matcher.runs import SHIPPED_POLICY
 from matcher.store import audit
 from tests.matcher.factories import World, auth
 

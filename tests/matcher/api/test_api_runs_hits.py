@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from matcher.actions.runs import SHIPPED_POLICY, execute_run, load_rules, start_run
 from matcher.api.problems import PROBLEM_BASE
 from matcher.core.policy import PolicyError
 from matcher.errors import NoActivePolicy
-from matcher.runs import SHIPPED_POLICY, execute_run, load_rules, start_run
 from matcher.store import audit
 from matcher.store.blobs import BlobStore
 from tests.matcher.factories import Tenancy, World, auth

@@ -24,12 +24,15 @@ from sqlalchemy import Connection, Engine
 
 import policies
 from contract import SEALED_PREFIX
+from matcher.actions.entries import record
 from matcher.actions.policies import activate_in
+from matcher.actions.principal import Principal
 from matcher.core.audit import Actor, Outcome, PolicyRef
 from matcher.core.decisions import Denied, evaluate_run
 from matcher.core.matching.rules import RuleError, RuleSet, policy_digest, rules_from_policy
 from matcher.core.policy import Policy
-from matcher.errors import NoActivePolicy, RunFailed
+from matcher.core.vocabulary import AuditAction
+from matcher.errors import NoActivePolicy, NotFound, RunFailed
 from matcher.settings import Settings
 from matcher.store import audit
 from matcher.store.blobs import BlobStore
@@ -37,7 +40,7 @@ from matcher.store.database import create_database_engine, utcnow
 from matcher.store.extracts import active_extracts
 from matcher.store.hits import FoundHit, upsert_hits
 from matcher.store.policies import NO_ACTIVE_HINT, active_policy
-from matcher.store.runs import Run, create_run, fail_run, finish_run, get_run
+from matcher.store.runs import Run, create_run, fail_run, finish_run, get_run, recent_runs
 
 __all__ = [
     "SHIPPED_POLICY",
@@ -306,3 +309,19 @@ def start_run(
     finally:
         if own_engine:
             database.dispose()
+
+
+def read_run(conn: Connection, who: Principal, run_id: str, now: datetime) -> RunSummary:
+    """One run's status and counts (``GET /v1/runs/{id}``); NotFound for an unknown id."""
+    run = get_run(conn, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id}")
+    record(conn, who, AuditAction.RUN_READ, now, {"run": run_id})
+    return RunSummary.of(run)
+
+
+def list_runs(conn: Connection, who: Principal, now: datetime, limit: int) -> list[RunSummary]:
+    """The latest ``limit`` runs, newest first (``GET /v1/runs``, the runs page)."""
+    found = [RunSummary.of(run) for run in recent_runs(conn, limit)]
+    record(conn, who, AuditAction.RUN_LIST, now, {"count": str(len(found))})
+    return found
