@@ -8,7 +8,6 @@ and the own company, in the reading transaction. Another company's hit is
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy import Connection
 
 from matcher.actions.entries import record
 from matcher.actions.principal import Principal
+from matcher.core.policy import PolicyError, load_policy
 from matcher.core.vocabulary import AuditAction
 from matcher.errors import NotFound
 from matcher.store import queue as store_queue
@@ -110,9 +110,11 @@ def hit_context(
 
 def rule_description(policy_text: str, rule_id: str) -> str | None:
     """The policy's own description of the rule, with its overlap threshold filled in."""
-    for rule in tomllib.loads(policy_text).get("rules", []):
-        if rule.get("id") == rule_id and isinstance(rule.get("description"), str):
-            days = rule.get("min_overlap_days")
-            description: str = rule["description"]
-            return description.replace("min_overlap_days", f"{days} days") if days else description
+    try:
+        policy = load_policy(policy_text.encode("utf-8"))
+    except PolicyError:  # stored under an older check: show the hit without the words
+        return None
+    for rule in policy.rules.rules:
+        if rule.id == rule_id:
+            return rule.plain_description
     return None

@@ -51,10 +51,15 @@ class ExactRule:
     contract_types: frozenset[str]
     min_overlap_days: int = DEFAULT_MIN_OVERLAP_DAYS
     reveal_fields: tuple[str, ...] = ()
+    description: str | None = field(default=None, compare=False)
 
     @property
     def lane(self) -> Lane:
         return "exact"
+
+    @property
+    def plain_description(self) -> str | None:
+        return _described(self.description, self.min_overlap_days)
 
 
 @dataclass(frozen=True)
@@ -88,13 +93,26 @@ class FuzzyRule:
     reveal_fields: tuple[str, ...] = ()
     floors: Mapping[str, float] = field(default_factory=dict, hash=False)
     corroboration: Mapping[str, float] = field(default_factory=dict, hash=False)
+    description: str | None = field(default=None, compare=False)
 
     @property
     def lane(self) -> Lane:
         return "fuzzy"
 
+    @property
+    def plain_description(self) -> str | None:
+        return _described(self.description, self.min_overlap_days)
+
 
 Rule = ExactRule | FuzzyRule
+
+
+def _described(description: str | None, min_overlap_days: int) -> str | None:
+    """The policy's own words for a rule, with its overlap threshold filled in (the policies
+    write ``min_overlap_days`` where the number goes)."""
+    if description is None:
+        return None
+    return description.replace("min_overlap_days", f"{min_overlap_days} days")
 
 
 @dataclass(frozen=True)
@@ -160,8 +178,11 @@ def _rule(raw: Mapping[str, Any], path: str) -> Rule:
             f"{path}.min_overlap_days: {min_overlap!r} is not a whole number of days >= 1"
         )
     reveal = _reveal_fields(raw.get("reveal_fields", []), f"{path}.reveal_fields")
+    description = raw.get("description")
+    if description is not None and not isinstance(description, str):
+        raise RuleError(f"{path}.description: expected a string, got {description!r}")
     if lane == "exact":
-        return ExactRule(rule_id, contract_types, min_overlap, reveal)
+        return ExactRule(rule_id, contract_types, min_overlap, reveal, description)
     if lane == "fuzzy":
         filters = _filters(raw.get("filters"), f"{path}.filters")
         minimum = _unit(raw.get("min"), f"{path}.min")
@@ -188,6 +209,7 @@ def _rule(raw: Mapping[str, Any], path: str) -> Rule:
             reveal,
             floors,
             corroboration,
+            description,
         )
     raise RuleError(f"{path}.lane: {lane!r} is not one of 'exact', 'fuzzy'")
 

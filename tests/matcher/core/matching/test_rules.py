@@ -105,3 +105,19 @@ def test_missing_overlap_defaults_to_92_days() -> None:
     data = _broken(("rules", 0, "min_overlap_days"), _DELETE)
     rules = rules_from_policy(data, "sha256:00")
     assert rules.rules[0].min_overlap_days == 92
+
+
+def test_each_rule_carries_the_policys_own_words_with_the_threshold_filled_in() -> None:
+    raw, data = _shipped()
+    exact = rules_from_policy(data, policy_digest(raw)).exact_rules[0]
+    assert exact.plain_description is not None
+    assert "overlap by at least 92 days" in exact.plain_description
+    assert "min_overlap_days" not in exact.plain_description
+
+
+def test_a_description_that_is_not_text_is_refused_by_key_path() -> None:
+    raw, data = _shipped()
+    broken = copy.deepcopy(data)
+    broken["rules"][0]["description"] = 7
+    with pytest.raises(RuleError, match=r"rules\[0\]\.description"):
+        rules_from_policy(broken, policy_digest(raw))
