@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal, cast
 
+from matcher.core.limits import COMPANY_ID
 from matcher.core.matching.rules import RuleError, RuleSet, policy_digest, rules_from_policy
 from matcher.errors import MatcherError
 
@@ -88,7 +89,7 @@ _RETENTION_KEYS: Final = (
     "closed_cases_days",
     "audit_log_years",
 )
-_COMPANY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")  # as contract.Manifest.company_id
+_COMPANY_ID = COMPANY_ID  # as contract.Manifest.company_id
 
 # Rule keys, grouped so that each group is checked on its own against a known-good rule (see
 # _check_rule): a reviewer sees every bad key of a rule, not only the first. min and

@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from matcher.core.limits import TEXT_LIMITS
 from matcher.settings import Settings, ensure_session_secret
 from matcher.web.account import router as account_router
 from matcher.web.admin import router as admin_router
@@ -37,6 +38,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     envs = environments(LANGUAGES)
     for env in envs.values():
         env.globals["timeline_svg"] = timeline_svg
+        env.globals["limits"] = TEXT_LIMITS
         env.globals["bar_chart"] = bar_chart
         env.globals["daily_chart"] = daily_chart
     app.state.web_pages = Pages(envs)

@@ -7,7 +7,6 @@ checks stay the authority (a conflict found only on insert is shown the same way
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 from typing import Annotated
 
@@ -21,6 +20,7 @@ from matcher.actions import runs
 from matcher.actions.principal import Principal
 from matcher.actions.runs import start_run
 from matcher.api.deps import AppState, app_state, connection
+from matcher.core import limits
 from matcher.core.vocabulary import COMPANY_ROLES, ROLES
 from matcher.errors import ConflictError, InvalidInput, NoActivePolicy, RunFailed
 from matcher.store.companies import list_companies
@@ -40,7 +40,6 @@ Conn = Annotated[Connection, Depends(connection)]
 # may commit only after the response has gone out, and the redirect would race it).
 State = Annotated[AppState, Depends(app_state)]
 
-_COMPANY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _RUNS_SHOWN = 20
 
 
@@ -76,9 +75,11 @@ def add_company_form(
 ) -> Response:
     values = {"company_id": company_id, "name": name, "signing_key": signing_key}
     errors: dict[str, str] = {}
-    if not (1 <= len(company_id) <= 64 and _COMPANY_ID.match(company_id)):
+    if not (
+        1 <= len(company_id) <= limits.COMPANY_ID_CHARS and limits.COMPANY_ID.match(company_id)
+    ):
         errors["company_id"] = "company_id_form"
-    if not name.strip() or len(name) > 200:
+    if not name.strip() or len(name) > limits.COMPANY_NAME_CHARS:
         errors["name"] = "name_required"
     if not signing_key.strip():
         errors["signing_key"] = "key_required"
@@ -134,7 +135,7 @@ def add_user_form(
 ) -> Response:
     values = {"name": name, "role": role, "company_id": company_id}
     errors: dict[str, str] = {}
-    if not (1 <= len(name) <= 100) or not name.strip() or "/" in name:
+    if not (1 <= len(name) <= limits.USER_NAME_CHARS) or not name.strip() or "/" in name:
         errors["name"] = "user_name_form"
     if role not in ROLES:
         errors["role"] = "role_required"

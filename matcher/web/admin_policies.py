@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from matcher.actions import policies as policy_actions
 from matcher.api.deps import AppState, Principal, app_state
+from matcher.core import limits
 from matcher.core.policy import Policy, PolicyError, Problem, load_policy
 from matcher.errors import ConflictError
 from matcher.store.policies import policy_problems
@@ -32,7 +33,7 @@ router = APIRouter(
 Admin = Annotated[Principal, Depends(signed_in("admin"))]
 State = Annotated[AppState, Depends(app_state)]
 
-MAX_POLICY_CHARS = 256 * 1024  # as the API: a policy is a few kB of TOML
+MAX_POLICY_CHARS = limits.POLICY_BYTES  # as the API (a character is at least a byte)
 
 
 def _file_text(pasted: str) -> str:

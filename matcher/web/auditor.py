@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from matcher.actions import audit_reads
 from matcher.api.deps import AppState, Principal, app_state
+from matcher.core import limits
 from matcher.store import audit
 from matcher.store.database import utcnow
 from matcher.store.statistics import AGE_BUCKETS, disclosures_per_user_per_day
@@ -64,10 +65,10 @@ def log_page(
     values = {
         "time_from": time_from,
         "time_to": time_to,
-        "actor": actor[:100],
-        "action": action[:100],
-        "company": company[:64],
-        "case_reference": case_reference[:200],
+        "actor": actor[: limits.AUDIT_FILTER_CHARS],
+        "action": action[: limits.AUDIT_FILTER_CHARS],
+        "company": company[: limits.COMPANY_ID_CHARS],
+        "case_reference": case_reference[: limits.CASE_REFERENCE_CHARS],
     }
     errors: dict[str, str] = {}
     moments: dict[str, datetime | None] = {}

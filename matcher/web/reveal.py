@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from matcher.actions import reveal as flow
 from matcher.api.deps import AppState, Principal, app_state
 from matcher.api.routes.reveal import clock
+from matcher.core import limits
 from matcher.core.vocabulary import OUTCOME_REASONS, OUTCOMES, REVEAL_REQUEST_STATUSES
 from matcher.store import reveal as store
 from matcher.web.csrf import verify_csrf
@@ -85,11 +86,11 @@ def request_reveal(
     }
     # The API's request model checks these before the route runs; so does the form.
     errors: dict[str, str] = {}
-    if not purpose.strip() or len(purpose) > 500:
+    if not purpose.strip() or len(purpose) > limits.PURPOSE_CHARS:
         errors["purpose"] = "purpose_required"
-    if not case_reference.strip() or len(case_reference) > 200:
+    if not case_reference.strip() or len(case_reference) > limits.CASE_REFERENCE_CHARS:
         errors["case_reference"] = "case_reference_required"
-    if len(justification) > 5000:
+    if len(justification) > limits.JUSTIFICATION_CHARS:
         errors["justification"] = "too_long"
     if not fields:
         errors["fields"] = "no_fields"
@@ -204,7 +205,7 @@ def decide(
     problem: str | None = None
     if decision not in ("approve", "deny"):
         problem = "decision_required"
-    elif not reason.strip() or len(reason) > 2000:
+    elif not reason.strip() or len(reason) > limits.DECISION_REASON_CHARS:
         problem = "reason_required"
     with state.engine.begin() as conn:
         if problem is None:
@@ -288,7 +289,7 @@ def record_outcome(
         errors["reason"] = "reason_required_explained"
     elif outcome != "no_issue_explained" and reason:
         errors["reason"] = "reason_only_explained"
-    if len(note) > 4000:
+    if len(note) > limits.OUTCOME_NOTE_CHARS:
         errors["note"] = "too_long"
     with state.engine.begin() as conn:
         if errors:

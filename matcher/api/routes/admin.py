@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from matcher.actions import admin as actions
 from matcher.api.deps import Principal, connection, require
+from matcher.core import limits
 from matcher.store.companies import Company
 from matcher.store.database import utcnow
 from matcher.store.users import User
@@ -29,8 +30,10 @@ Conn = Annotated[Connection, Depends(connection)]
 
 class CompanyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    name: str = Field(min_length=1, max_length=200)
+    id: str = Field(
+        min_length=1, max_length=limits.COMPANY_ID_CHARS, pattern=limits.COMPANY_ID.pattern
+    )
+    name: str = Field(min_length=1, max_length=limits.COMPANY_NAME_CHARS)
     signing_public_key: str = Field(description="Ed25519 public key, PEM")
 
 
@@ -52,7 +55,7 @@ class CompanyOut(BaseModel):
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=limits.USER_NAME_CHARS)
     role: str
     company_id: str | None = None
 

@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from matcher.actions import audit_reads
 from matcher.api.deps import AppState, Principal, app_state, connection, require
+from matcher.core import limits
 from matcher.store import audit
 from matcher.store.database import utcnow
 
@@ -51,10 +52,10 @@ def get_entries(
     conn: Conn,
     time_from: Annotated[datetime | None, Query(alias="from")] = None,
     time_to: Annotated[datetime | None, Query(alias="to")] = None,
-    actor: Annotated[str | None, Query(max_length=100)] = None,
-    action: Annotated[str | None, Query(max_length=100)] = None,
-    company: Annotated[str | None, Query(max_length=64)] = None,
-    case_reference: Annotated[str | None, Query(max_length=200)] = None,
+    actor: Annotated[str | None, Query(max_length=limits.AUDIT_FILTER_CHARS)] = None,
+    action: Annotated[str | None, Query(max_length=limits.AUDIT_FILTER_CHARS)] = None,
+    company: Annotated[str | None, Query(max_length=limits.COMPANY_ID_CHARS)] = None,
+    case_reference: Annotated[str | None, Query(max_length=limits.CASE_REFERENCE_CHARS)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EntryPageOut:

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from matcher.actions import policies as policy_actions
 from matcher.api.deps import AppState, Principal, app_state, connection, require
 from matcher.api.problems import problem_response
+from matcher.core import limits
 from matcher.core.policy import PolicyError
 from matcher.store.database import utcnow
 from matcher.store.policies import StoredPolicy
@@ -31,8 +32,6 @@ router = APIRouter(prefix="/v1", tags=["policies"])
 Admin = Annotated[Principal, Depends(require("admin"))]
 Reader = Annotated[Principal, Depends(require("admin", "auditor", "investigator", "approver"))]
 Conn = Annotated[Connection, Depends(connection)]
-
-_MAX_POLICY_BYTES = 256 * 1024  # a policy is a few kB of TOML
 
 
 class PolicyOut(BaseModel):
@@ -102,9 +101,12 @@ async def post_policy(
 ) -> JSONResponse:
     """Check and activate a policy file; 201 when activated, 200 when already active."""
     raw = await request.body()
-    if len(raw) > _MAX_POLICY_BYTES:
+    if len(raw) > limits.POLICY_BYTES:
         return problem_response(
-            413, "payload-too-large", "Policy too large", "a policy file is at most 256 KiB"
+            413,
+            "payload-too-large",
+            "Policy too large",
+            f"a policy file is at most {limits.POLICY_BYTES // 1024} KiB",
         )
     try:
         out, changed = await run_in_threadpool(_activate, state, raw, principal)

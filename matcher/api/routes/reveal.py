@@ -36,6 +36,7 @@ from matcher.actions.purge import run_purge
 from matcher.api.deps import AppState, Principal, app_state, connection, require
 from matcher.api.problems import problem_response
 from matcher.api.routes.hits import HitId
+from matcher.core import limits
 from matcher.core.audit import Actor
 from matcher.errors import InvalidInput
 from matcher.store import reveal as store
@@ -98,16 +99,16 @@ class _In(BaseModel):
 
 
 class RevealRequestIn(_In):
-    purpose: str = Field(min_length=1, max_length=500)
-    case_reference: str = Field(min_length=1, max_length=200)
-    justification: str = Field(max_length=5000)
+    purpose: str = Field(min_length=1, max_length=limits.PURPOSE_CHARS)
+    case_reference: str = Field(min_length=1, max_length=limits.CASE_REFERENCE_CHARS)
+    justification: str = Field(max_length=limits.JUSTIFICATION_CHARS)
     fields: list[str] | None = Field(
         default=None, description="a subset of the rule's reveal fields; omit for all of them"
     )
 
 
 class DecisionIn(_In):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=limits.DECISION_REASON_CHARS)
 
 
 class OutcomeIn(_In):
@@ -115,7 +116,7 @@ class OutcomeIn(_In):
     reason: (
         Literal["notice_period_move", "approved_sublet", "co_tenant", "data_delay", "other"] | None
     ) = None
-    note: str = Field(default="", max_length=4000)
+    note: str = Field(default="", max_length=limits.OUTCOME_NOTE_CHARS)
 
     @model_validator(mode="after")
     def _reason_with_explained(self) -> OutcomeIn:
