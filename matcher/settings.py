@@ -94,6 +94,17 @@ class Settings(BaseModel):
             object.__setattr__(self, "log_origin", default_log_origin())
         return self
 
+    def log_private_key(self) -> bytes:
+        """The audit log's signing key (PEM), read from its file: the store is handed the key,
+        it never opens key files itself."""
+        try:
+            return self.log_private_key_path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                f"the audit log key {self.log_private_key_path} is missing or unreadable; "
+                "`matcher init` creates it (mode 0600). Without it no checkpoint can be signed"
+            ) from exc
+
 
 def _toml_string(value: str) -> str:
     # JSON string escapes are valid TOML basic-string escapes for everything we write.

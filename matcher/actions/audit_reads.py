@@ -73,7 +73,7 @@ def _b64(value: bytes) -> str:
 
 def log_public_key_of(key: audit.LogKey) -> bytes:
     """The log's Ed25519 public key (PEM), as auditors pin it."""
-    return log_public_key(key.log_private_key_path.read_bytes())
+    return log_public_key(key.log_private_key())
 
 
 def _note_size(note: str) -> str:

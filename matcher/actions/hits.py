@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from matcher.actions.entries import record
 from matcher.actions.principal import Principal
+from matcher.core.matching.rules import policy_digest
 from matcher.core.policy import PolicyError, load_policy
 from matcher.core.vocabulary import AuditAction
 from matcher.errors import NotFound
@@ -102,10 +103,21 @@ def hit_context(
     policy = store_queue.hit_policy(conn, hit.id, company)
     if policy is None:
         raise NotFound(f"no hit {hit.id}")
-    text = store_queue.policy_text(conn, policy[0], policy[1], policy_file)
+    text = store_queue.policy_text(conn, policy[0], policy[1]) or _unchanged_file(
+        policy_file, policy[1]
+    )
     description = None if text is None else rule_description(text, hit.rule)
     own = store_queue.own_contract_period(conn, blobs, hit.id, company)
     return HitContext(policy[0], description, own)
+
+
+def _unchanged_file(policy_file: Path | None, digest: str) -> str | None:
+    """The configured policy file's text (for a run from a file never activated) if it is still
+    the version the hit was found under."""
+    if policy_file is None or not policy_file.is_file():
+        return None
+    data = policy_file.read_bytes()
+    return data.decode("utf-8") if policy_digest(data) == digest else None
 
 
 def rule_description(policy_text: str, rule_id: str) -> str | None:

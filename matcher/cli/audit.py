@@ -24,7 +24,7 @@ from matcher.cli._common import (
     open_settings,
 )
 from matcher.crypto import log_public_key
-from matcher.errors import ConfigError, InvalidInput
+from matcher.errors import InvalidInput
 from matcher.store.database import utcnow
 
 __all__ = ["register"]
@@ -155,13 +155,7 @@ def _verify(args: argparse.Namespace, ctx: Context) -> int:
 
 def _public_key(args: argparse.Namespace, ctx: Context) -> int:
     settings = open_settings(args.data_dir)
-    try:
-        private_pem = settings.log_private_key_path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(
-            f"the audit log key {settings.log_private_key_path} is missing or unreadable; "
-            "`matcher init` creates it"
-        ) from exc
+    private_pem = settings.log_private_key()
     out: Path = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(log_public_key(private_pem))

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, func, insert, select, text, update
@@ -36,21 +35,19 @@ from matcher.core.audit import (
     sign_checkpoint,
     tree_root,
 )
-from matcher.errors import ConfigError
 from matcher.store.cursors import decode_cursor, encode_cursor
 from matcher.store.database import utcnow
 from matcher.store.tables import audit_checkpoints, audit_entries, audit_nodes
 
 
 class LogKey(Protocol):
-    """Where the log's signing key is and the log's name: values the caller passes in (the
-    settings do), so the store reads no configuration of its own."""
+    """The log's name and its signing key: the caller passes them in (the settings do), so the
+    store reads no configuration and opens no key file of its own."""
 
     @property
     def log_origin(self) -> str: ...
 
-    @property
-    def log_private_key_path(self) -> Path: ...
+    def log_private_key(self) -> bytes: ...
 
 
 __all__ = [
@@ -275,16 +272,6 @@ def entry_bytes(conn: Connection, size: int, *, batch: int = 1000) -> Iterator[b
 # --- Checkpoints -------------------------------------------------------------------------------
 
 
-def _log_key(settings: LogKey) -> bytes:
-    try:
-        return settings.log_private_key_path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(
-            f"the audit log key {settings.log_private_key_path} is missing or unreadable; "
-            "`matcher init` creates it (mode 0600). Without it no checkpoint can be signed"
-        ) from exc
-
-
 def latest_checkpoint(conn: Connection, settings: LogKey, size: int | None = None) -> str:
     """The signed note (C2SP tlog-checkpoint) for the log's current size, or for ``size``.
 
@@ -301,7 +288,7 @@ def latest_checkpoint(conn: Connection, settings: LogKey, size: int | None = Non
         return str(cached)
     root_hash = tree_root(node_source(conn), size)
     origin = settings.log_origin
-    note = sign_checkpoint(origin, size, root_hash, origin, _log_key(settings))
+    note = sign_checkpoint(origin, size, root_hash, origin, settings.log_private_key())
     try:
         with conn.begin_nested():
             conn.execute(insert(audit_checkpoints).values(size=size, note=note, signed_at=utcnow()))

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Connection, and_, func, select
 
-from matcher.core.matching.rules import policy_digest
 from matcher.store.blobs import BlobStore
 from matcher.store.hits import VISIBLE_COLUMNS, CompanyHit, company_hit, involving
 from matcher.store.tables import extracts, hits, policies
@@ -150,18 +148,9 @@ def hit_policy(conn: Connection, hit_id: int, company_id: str) -> tuple[str, str
     return None if row is None else (row.policy_id, row.policy_digest)
 
 
-def policy_text(
-    conn: Connection, policy_id: str, digest: str, policy_file: Path | None
-) -> str | None:
-    """The text of the policy version a hit was found under: the stored one, or ``policy_file``
-    (the matcher's configured policy, for a run from a file never activated) if unchanged."""
+def policy_text(conn: Connection, policy_id: str, digest: str) -> str | None:
+    """The stored text of the policy version a hit was found under, if it is stored."""
     raw = conn.execute(
         select(policies.c.raw).where(policies.c.id == policy_id, policies.c.digest == digest)
     ).scalar_one_or_none()
-    if raw is not None:
-        return str(raw)
-    if policy_file is not None and policy_file.is_file():
-        data = policy_file.read_bytes()
-        if policy_digest(data) == digest:
-            return data.decode("utf-8")
-    return None
+    return None if raw is None else str(raw)
