@@ -8,7 +8,7 @@ A run uses the active policy (``POST /v1/policies``); without one it is refused 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict
@@ -32,29 +32,10 @@ class RunIn(BaseModel):
     run_date: date | None = None  # default: today (UTC); open contracts run to this date
 
 
-class RunOut(BaseModel):
-    id: str
-    status: str
-    run_date: date
-    policy_id: str
-    policy_version: str
-    policy_digest: str
-    extract_ids: dict[str, str]
-    counts: dict[str, Any]
-    started_by: str
-    started_at: datetime
-    finished_at: datetime | None
-    error: str | None
-
-    @classmethod
-    def of(cls, run: RunSummary) -> RunOut:
-        return cls(**run.__dict__)
-
-
 @router.post("/runs", status_code=status.HTTP_201_CREATED)
 async def post_run(
     admin: Admin, state: Annotated[AppState, Depends(app_state)], body: RunIn | None = None
-) -> RunOut:
+) -> RunSummary:
     """Run the active policy over the latest extract of every company (synchronously)."""
     run_date = (body.run_date if body else None) or datetime.now(UTC).date()
     summary = await run_in_threadpool(
@@ -66,7 +47,7 @@ async def post_run(
         engine=state.engine,
         actor=admin.actor,
     )
-    return RunOut.of(summary)
+    return summary
 
 
 @router.get("/runs")
@@ -74,13 +55,13 @@ def get_runs(
     admin: Admin,
     conn: Annotated[Connection, Depends(connection)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> list[RunOut]:
+) -> list[RunSummary]:
     """The latest runs, newest first."""
-    return [RunOut.of(run) for run in runs.list_runs(conn, admin, utcnow(), limit)]
+    return runs.list_runs(conn, admin, utcnow(), limit)
 
 
 @router.get("/runs/{run_id}")
 def get_one_run(
     run_id: str, admin: Admin, conn: Annotated[Connection, Depends(connection)]
-) -> RunOut:
-    return RunOut.of(runs.read_run(conn, admin, run_id, utcnow()))
+) -> RunSummary:
+    return runs.read_run(conn, admin, run_id, utcnow())
