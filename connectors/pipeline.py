@@ -38,6 +38,7 @@ __all__ = [
     "CheckResult",
     "PackageResult",
     "Progress",
+    "check_and_report",
     "check_export",
     "pseudonymise_export",
     "resolve_refs",
@@ -126,6 +127,28 @@ def check_export(
         )
     accepted = normalised.filter(pl.col("exclusion").is_null())
     return CheckResult(report=report, accepted=accepted)
+
+
+def check_and_report(
+    source: Path | None,
+    profile: Profile,
+    *,
+    as_of: date,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    report_folder: Path | None = None,
+    now: Callable[[], datetime] = _now,
+    progress: Progress = _no_progress,
+) -> tuple[CheckResult, Path, Path]:
+    """`connector check`: :func:`check_export`, then the report written to `report_folder`
+    (default: the workspace's ``reports/``). Returns the result and the report's two paths."""
+    result = check_export(
+        source, profile, as_of=as_of, max_error_rate=max_error_rate, now=now, progress=progress
+    )
+    folder = report_folder or profile.workspace / "reports"
+    json_path, html_path = write_report(
+        result.report, folder, check_report_stem(result.report), language=profile.report_language
+    )
+    return result, json_path, html_path
 
 
 def _refuse_unprotected(profile: Profile, header: list[str] | tuple[()]) -> None:
