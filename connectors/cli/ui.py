@@ -1,0 +1,72 @@
+"""`connector ui`: start the local web app on 127.0.0.1 and open its one-time link."""
+
+from __future__ import annotations
+
+import argparse
+import webbrowser
+from typing import Any
+
+from connectors.cli._common import Context, open_profile, profile_argument
+from connectors.errors import ConnectorError
+
+__all__ = ["register"]
+
+_EXAMPLES = """\
+examples:
+  connector ui --profile ws/connector.toml
+  connector ui --profile ws/connector.toml --port 8765 --no-browser   (open the printed link)
+
+The link works once: it is exchanged for a session cookie of this browser. To open the ui in
+another browser, stop it (Ctrl-C) and start it again. The ui listens on 127.0.0.1 only.
+"""
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "ui",
+        help="the same round in a local web app (127.0.0.1 only, Swedish and English)",
+        description=(
+            "Start a local web app for the data officer's round: choose the export, check the "
+            "suggested mapping (saved in the workspace's connector.toml), check the export, "
+            "pseudonymise, see what leaves the company, upload. It runs the same code as "
+            "init, check, pseudonymise, inspect and upload. Needs the connector-ui extra."
+        ),
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    profile_argument(parser)
+    parser.add_argument(
+        "--port", type=int, default=0, metavar="N", help="port on 127.0.0.1 (default: a free one)"
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="only 127.0.0.1 is accepted; any other address is refused",
+    )
+    parser.add_argument(
+        "--no-browser", action="store_true", help="print the link, do not open a browser"
+    )
+    parser.set_defaults(handler=_ui)
+
+
+def _ui(args: argparse.Namespace, ctx: Context) -> int:
+    try:
+        from connectors.ui import UiSettings, prepare
+    except ImportError as error:
+        raise ConnectorError(
+            f"connector ui needs the connector-ui extra ({error.name} is missing): install it "
+            "with pip install 'crosscheck[connector-ui]'; every other command works without it"
+        ) from None
+    profile = open_profile(args.profile)
+    running = prepare(UiSettings(profile=profile.path), args.host, args.port)
+    url = running.start_url
+    ctx.out.print(
+        f"connector ui for company {profile.company_id} is running.\n"
+        f"Open this link (it works once, in one browser):\n  {url}\n"
+        "Stop it with Ctrl-C.",
+        markup=False,
+    )
+    if not args.no_browser:
+        webbrowser.open(url)
+    running.run()
+    return 0

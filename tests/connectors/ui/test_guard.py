@@ -1,0 +1,121 @@
+"""`connector ui`'s door, without a browser: 127.0.0.1 only, a one-time link, a cookie, the
+Host header, CSRF form tokens, security headers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connectors import pseudonymise
+from connectors.cli.main import main
+from connectors.errors import ConnectorError
+from connectors.ui import RunningUi, UiSettings, bind, prepare
+from tests.connectors.ui.conftest import make_workspace
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Path:
+    _, public = pseudonymise.new_reveal_key_pair()
+    (tmp_path / "reveal.pub").write_bytes(public)
+    return make_workspace(tmp_path, "linbo", "http://127.0.0.1:9", tmp_path / "reveal.pub")
+
+
+def _signed_in(running: RunningUi) -> httpx.Client:
+    client = httpx.Client(base_url=running.base_url, timeout=10)
+    response = client.get(running.start_url)
+    assert response.status_code == 303
+    return client
+
+
+def test_the_start_link_works_once_and_then_only_the_cookie_lets_in(
+    profile: Path, serve_ui: Callable[[Path], RunningUi]
+) -> None:
+    running = serve_ui(profile)
+    link = running.start_url
+    first = httpx.Client(base_url=running.base_url, timeout=10)
+    response = first.get(link)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert first.get("/").status_code == 200
+
+    # the same link again (another browser, or someone who read it over a shoulder): refused
+    second = httpx.Client(base_url=running.base_url, timeout=10)
+    assert second.get(link).status_code == 403
+    for path in ("/", "/mapping", "/check", "/status/upload", "/static/ui.css"):
+        assert second.get(path).status_code == 403, path
+    wrong = httpx.Client(base_url=running.base_url, timeout=10, cookies={"crosscheck_ui": "x"})
+    assert wrong.get("/").status_code == 403
+
+
+def test_a_wrong_host_header_is_refused_even_with_the_cookie(
+    profile: Path, serve_ui: Callable[[Path], RunningUi]
+) -> None:
+    running = serve_ui(profile)
+    client = _signed_in(running)
+    port = running.guard.port
+    assert client.get("/", headers={"Host": f"localhost:{port}"}).status_code == 200
+    for host in (f"evil.example:{port}", "127.0.0.1", f"127.0.0.1:{port + 1}"):
+        assert client.get("/", headers={"Host": host}).status_code == 403, host
+
+
+def test_a_post_without_the_form_token_or_from_another_origin_is_refused(
+    profile: Path, serve_ui: Callable[[Path], RunningUi]
+) -> None:
+    running = serve_ui(profile)
+    client = _signed_in(running)
+    page = client.get("/").text
+    form_token = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert form_token is not None
+    data = {"export": "x.csv", "as_of": "2026-11-01", "max_error_rate": "0.05"}
+    assert client.post("/export", data=data).status_code == 403
+    assert client.post("/export", data={**data, "form_token": "guess"}).status_code == 403
+    foreign = {"Origin": "http://evil.example"}
+    assert (
+        client.post("/export", data={**data, "form_token": form_token[1]}, headers=foreign)
+    ).status_code == 403
+    ok = client.post("/export", data={**data, "form_token": form_token[1]})
+    assert ok.status_code == 200  # the page again, saying the file was not found
+
+
+def test_every_answer_has_the_security_headers(
+    profile: Path, serve_ui: Callable[[Path], RunningUi]
+) -> None:
+    running = serve_ui(profile)
+    client = _signed_in(running)
+    for response in (client.get("/"), httpx.get(running.base_url + "/")):
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["cache-control"] == "no-store"
+    assert "<script>" not in client.get("/").text and " style=" not in client.get("/").text
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "localhost", "::"])
+def test_it_binds_to_127_0_0_1_only(host: str, profile: Path) -> None:
+    with pytest.raises(ConnectorError, match=r"127\.0\.0\.1 only"):
+        bind(host, 0)
+    with pytest.raises(ConnectorError, match=r"127\.0\.0\.1 only"):
+        prepare(UiSettings(profile=profile), host)
+    assert main(["ui", "--profile", str(profile), "--host", host, "--no-browser"]) == 2
+
+
+def test_the_listening_socket_is_on_the_loopback_address(profile: Path) -> None:
+    running = prepare(UiSettings(profile=profile))
+    try:
+        assert running.sock.getsockname()[0] == "127.0.0.1"
+        assert running.start_url.startswith(f"http://127.0.0.1:{running.guard.port}/start?token=")
+    finally:
+        running.sock.close()
+
+
+def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["ui", "--help"])
+    assert "connector ui --profile ws/connector.toml" in capsys.readouterr().out
