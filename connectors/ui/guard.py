@@ -7,7 +7,8 @@ send requests to it, and a DNS-rebinding page could even read the answers. So:
   HttpOnly, SameSite=Strict session cookie and the token is spent (a second use gets 403);
 - every other request without that cookie gets 403;
 - the Host header must be ``127.0.0.1:PORT`` or ``localhost:PORT`` (DNS rebinding);
-- every POST carries the session's form token (CSRF), and a foreign Origin is refused;
+- every POST carries the session's form token (CSRF); a foreign Origin or a cross-site
+  ``Sec-Fetch-Site`` is refused;
 - every answer has a strict Content-Security-Policy (no inline script or style), is never
   framed, never cached, and sends no Referer.
 
@@ -81,9 +82,15 @@ class Guard:
     def host_ok(self, host: str | None) -> bool:
         return host in (f"127.0.0.1:{self.port}", f"localhost:{self.port}")
 
-    def origin_ok(self, origin: str | None) -> bool:
-        """No Origin (some same-origin requests) or our own one."""
-        return origin is None or origin in (
+    def origin_ok(self, origin: str | None, fetch_site: str | None) -> bool:
+        """Our own Origin, or none. Under ``Referrer-Policy: no-referrer`` Chromium sends
+        ``Origin: null`` even for our own forms, so the browser's ``Sec-Fetch-Site`` decides
+        then; the form token and the SameSite=Strict cookie are checked all the same."""
+        if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+            return False
+        return origin in (
+            None,
+            "null",
             f"http://127.0.0.1:{self.port}",
             f"http://localhost:{self.port}",
         )
@@ -126,7 +133,7 @@ class GuardMiddleware:
             await _refuse(secured, 403, "wrong Host header: open the link `connector ui` printed")
             return
         if scope["method"] not in ("GET", "HEAD") and not self.guard.origin_ok(
-            headers.get("origin")
+            headers.get("origin"), headers.get("sec-fetch-site")
         ):
             await _refuse(secured, 403, "request from another site refused")
             return

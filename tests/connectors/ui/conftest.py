@@ -105,11 +105,22 @@ def relay(matcher: Matcher) -> Iterator[Relay]:
     r.close()
 
 
-def make_workspace(root: Path, company: str, matcher_url: str, reveal: Path) -> Path:
+@pytest.fixture(scope="session")
+def matching_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One group key for every company of the session (the matcher compares only packages
+    made with the same key)."""
+    key = tmp_path_factory.mktemp("group") / "matching.key"
+    assert main(["-q", "keys", "new-matching-key", "--out", str(key)]) == 0
+    return key
+
+
+def make_workspace(
+    root: Path, company: str, matcher_url: str, reveal: Path, key: Path | None = None
+) -> Path:
     """`connector init` as the key custodian runs it once (from another export than the one
     the data officer then chooses in the ui); returns the profile."""
-    key = root / "matching.key"
-    if not key.exists():
+    if key is None:
+        key = root / "matching.key"
         assert main(["-q", "keys", "new-matching-key", "--out", str(key)]) == 0
     workspace = root / f"ws-{company}"
     assert (

@@ -78,6 +78,10 @@ def test_a_post_without_the_form_token_or_from_another_origin_is_refused(
     assert (
         client.post("/export", data={**data, "form_token": form_token[1]}, headers=foreign)
     ).status_code == 403
+    cross = {"Sec-Fetch-Site": "cross-site", "Origin": "null"}
+    assert (
+        client.post("/export", data={**data, "form_token": form_token[1]}, headers=cross)
+    ).status_code == 403
     ok = client.post("/export", data={**data, "form_token": form_token[1]})
     assert ok.status_code == 200  # the page again, saying the file was not found
 
