@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from connectors.column_profile import flag_like_columns
 from connectors.errors import ConnectorError
 from connectors.extract import SourceOptions
 from connectors.package import PackageSummary, describe_package
@@ -205,6 +206,7 @@ def create_app(settings: UiSettings, guard: Guard) -> GuardMiddleware:
         not_flags = set(current.not_protection_flags)
         rows = []
         frame = journey.suggested.sample.frame
+        flag_valued = set(flag_like_columns(frame, header))
         for column in suggestion.columns:
             if chosen is not None:
                 field_ = chosen.get(column.column, "")
@@ -231,6 +233,7 @@ def create_app(settings: UiSettings, guard: Guard) -> GuardMiddleware:
                     and (
                         looks_like_protection_flag(column.column)
                         or column.field == "protected_identity"
+                        or (not field_ and column.column in flag_valued)
                     ),
                 }
             )

@@ -44,16 +44,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "step.pseudonymise": ("4. Pseudonymisering", "4. Pseudonymise"),
     "step.package": ("5. Det som lämnar bolaget", "5. What leaves the company"),
     "step.upload": ("6. Uppladdning", "6. Upload"),
-    "common.error": ("Det gick inte", "That did not work"),
-    "common.details": ("Detaljer (på engelska)", "Details"),
     "common.back": ("Tillbaka", "Back"),
-    "forbidden.title": ("Åtkomst nekad", "Access denied"),
-    "forbidden.body": (
-        "Länken har redan använts eller är fel. Starta om `connector ui` i terminalen och "
-        "öppna den nya länken den skriver ut.",
-        "The link has already been used or is wrong. Start `connector ui` again in the "
-        "terminal and open the new link it prints.",
-    ),
     "export.title": ("Välj utdraget", "Choose the export"),
     "export.intro": (
         "Ange sökvägen till utdraget ur hyresgästregistret (CSV, XLSX eller Parquet) på den "
