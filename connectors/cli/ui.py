@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import webbrowser
 from typing import Any
 
@@ -49,14 +50,30 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=_ui)
 
 
+# What the connector-ui extra installs.
+UI_PACKAGES = ("starlette", "uvicorn", "jinja2")
+
+
+def _missing_packages() -> list[str]:
+    missing = []
+    for name in UI_PACKAGES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
 def _ui(args: argparse.Namespace, ctx: Context) -> int:
-    try:
-        from connectors.ui import UiSettings, prepare
-    except ImportError as error:
+    missing = _missing_packages()
+    if missing:
         raise ConnectorError(
-            f"connector ui needs the connector-ui extra ({error.name} is missing): install it "
-            "with pip install 'crosscheck[connector-ui]'; every other command works without it"
-        ) from None
+            f"connector ui needs the connector-ui extra ({', '.join(missing)} not installed): "
+            "install it with pip install 'crosscheck[connector-ui]'; every other connector "
+            "command works without it"
+        )
+    from connectors.ui import UiSettings, prepare  # only now: it imports the web stack
+
     profile = open_profile(args.profile)
     running = prepare(UiSettings(profile=profile.path), args.host, args.port)
     url = running.start_url

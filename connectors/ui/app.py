@@ -130,6 +130,7 @@ def create_app(settings: UiSettings, guard: Guard) -> GuardMiddleware:
             t=translator(lang),
             steps=_STEPS,
             step=step,
+            here=dict(_STEPS)[step],  # the language links go to the step's page (a GET)
             profile=current,
             profile_path=profile_path,
             profile_error=profile_error,

@@ -64,7 +64,10 @@ class Job:
 
 
 def start_job(name: str, total: int, work: Callable[[Job], Any]) -> Job:
-    """Run `work(job)` in a daemon thread; its return value becomes the job's result."""
+    """Run `work(job)` in a thread; its return value becomes the job's result.
+
+    Not a daemon thread: when the ui is stopped (Ctrl-C) while a package is being written, the
+    process waits for it to finish instead of leaving a half-written staging folder behind."""
     job = Job(name=name, total=total)
 
     def run() -> None:
@@ -75,5 +78,5 @@ def start_job(name: str, total: int, work: Callable[[Job], Any]) -> Job:
         except Exception as error:  # the page must say it stopped, whatever stopped it
             job._fail(f"unexpected {type(error).__name__}; run the same step in the terminal")
 
-    threading.Thread(target=run, name=f"connector-ui-{name}", daemon=True).start()
+    threading.Thread(target=run, name=f"connector-ui-{name}").start()
     return job

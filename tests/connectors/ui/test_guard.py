@@ -123,3 +123,14 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["ui", "--help"])
     assert "connector ui --profile ws/connector.toml" in capsys.readouterr().out
+
+
+def test_without_the_extra_it_says_what_to_install(
+    profile: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    assert main(["ui", "--profile", str(profile), "--no-browser"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "uvicorn not installed" in err and "crosscheck[connector-ui]" in err
