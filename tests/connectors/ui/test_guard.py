@@ -134,3 +134,36 @@ def test_without_the_extra_it_says_what_to_install(
     assert main(["ui", "--profile", str(profile), "--no-browser"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "uvicorn not installed" in err and "crosscheck[connector-ui]" in err
+
+
+def test_pseudonymise_reports_its_progress_as_json_for_the_bar(
+    profile: Path, serve_ui: Callable[[Path], RunningUi], tmp_path: Path
+) -> None:
+    import time
+
+    from connectors.profile import load_profile
+
+    running = serve_ui(profile)
+    client = _signed_in(running)
+    assert client.get("/status/pseudonymise").status_code == 404  # no job yet
+    token = re.search(r'name="form_token" value="([^"]+)"', client.get("/").text)
+    assert token is not None
+    export = Path(__file__).parents[2] / "data" / "good_english.csv"
+    client.post("/export", data={"form_token": token[1], "export": str(export),
+                                 "as_of": "2026-11-01", "max_error_rate": "0.05"})  # fmt: skip
+    fields = {c: f for f, c in load_profile(profile).mapping.items()}
+    data = {"form_token": token[1], **{f"field:{c}": f for c, f in fields.items()}}
+    assert client.post("/mapping", data=data).headers["location"] == "/check"
+    assert 'action="/pseudonymise"' in client.get("/check").text
+    out = tmp_path / "pkg"
+    client.post("/pseudonymise", data={"form_token": token[1], "out": str(out)})
+    deadline = time.monotonic() + 60
+    while (status := client.get("/status/pseudonymise").json())["state"] == "running":
+        assert 0 <= status["done"] <= status["total"] == 4
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert status == {"name": "pseudonymise", "state": "done", "done": 4, "total": 4,
+                      "step": "writing package"}  # fmt: skip
+    assert client.get("/pseudonymise").headers["location"] == "/package"
+    assert (out / "manifest.json").exists()
+    assert 'id="package-clean"' in client.get("/package").text
