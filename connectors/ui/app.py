@@ -464,6 +464,11 @@ def create_app(settings: UiSettings, guard: Guard) -> GuardMiddleware:
                 response: Response = await handler(request)
             except _Forbidden:
                 return Response("form token missing or wrong", status_code=403)
+            except ConnectorError as error:
+                # The profile was edited into something the connector refuses while the ui
+                # ran, say: the page says so (the header shows the profile's problems).
+                step = next((k for k, p in _STEPS if p == request.url.path), "export")
+                return page(request, "failed.html", step, error=str(error))
             return response
 
         return run

@@ -45,6 +45,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "step.package": ("5. Det som lämnar bolaget", "5. What leaves the company"),
     "step.upload": ("6. Uppladdning", "6. Upload"),
     "common.back": ("Tillbaka", "Back"),
+    "failed.title": (
+        "Steget kunde inte köras; ingenting skrevs. Rätta det som står nedan och försök igen.",
+        "The step could not run; nothing was written. Fix what is said below and try again.",
+    ),
     "export.title": ("Välj utdraget", "Choose the export"),
     "export.intro": (
         "Ange sökvägen till utdraget ur hyresgästregistret (CSV, XLSX eller Parquet) på den "

@@ -167,3 +167,20 @@ def test_pseudonymise_reports_its_progress_as_json_for_the_bar(
     assert client.get("/pseudonymise").headers["location"] == "/package"
     assert (out / "manifest.json").exists()
     assert 'id="package-clean"' in client.get("/package").text
+
+
+def test_a_profile_broken_while_the_ui_runs_is_shown_not_a_server_error(
+    profile: Path, serve_ui: Callable[[Path], RunningUi]
+) -> None:
+    running = serve_ui(profile)
+    client = _signed_in(running)
+    token = re.search(r'name="form_token" value="([^"]+)"', client.get("/").text)
+    assert token is not None
+    export = Path(__file__).parents[2] / "data" / "good_english.csv"
+    client.post("/export", data={"form_token": token[1], "export": str(export),
+                                 "as_of": "2026-11-01", "max_error_rate": "0.05"})  # fmt: skip
+    profile.write_text(profile.read_text(encoding="utf-8") + "\n[nonsense]\n", encoding="utf-8")
+    for path in ("/", "/mapping", "/check"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "unknown section" in response.text, path
