@@ -4,6 +4,7 @@ Host header, CSRF form tokens, security headers."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -184,3 +185,41 @@ def test_a_profile_broken_while_the_ui_runs_is_shown_not_a_server_error(
         response = client.get(path)
         assert response.status_code == 200, path
         assert "unknown section" in response.text, path
+
+
+def test_connector_ui_prints_a_link_that_works_once_and_ctrl_c_ends_it(profile: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "connectors.cli.main", "ui", "--profile", str(profile),
+         "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert ui.stdout is not None
+        link = None
+        for line in ui.stdout:
+            if "/start?token=" in line:
+                link = line.strip()
+                break
+        assert link is not None and link.startswith("http://127.0.0.1:")
+        with httpx.Client(timeout=10) as client:
+            for _ in range(100):
+                try:
+                    first = client.get(link)
+                    break
+                except httpx.ConnectError:
+                    time.sleep(0.05)
+            assert first.status_code == 303
+            assert client.get(link).status_code == 403
+        ui.send_signal(signal.SIGINT)
+        assert ui.wait(timeout=20) == 130  # as every connector command on Ctrl-C
+        assert ui.stderr is not None
+        assert "Traceback" not in ui.stderr.read()
+    finally:
+        if ui.poll() is None:
+            ui.kill()
