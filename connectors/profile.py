@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from connectors.normalise import NormaliseOptions
 
 __all__ = [
+    "COMPANY_ID",
     "DEFAULT_DATE_FORMATS",
     "FORBIDDEN_REASON",
     "Profile",
@@ -88,7 +89,7 @@ _SECTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "protection": ("not_flags",),
 }
 REPORT_LANGUAGES: Final = ("sv", "en")
-_COMPANY_ID: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # as contract.Manifest
+COMPANY_ID: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # as contract.Manifest
 _FINGERPRINT: Final = re.compile(r"^[0-9a-f]{32}$")
 # Fields that identify a row or a person: the same value on every row would be nonsense.
 _NEVER_CONSTANT: Final = ("record_id", "national_id")
@@ -215,7 +216,7 @@ def load_profile(path: Path) -> Profile:
                 problems.add(f"[{name}] {key}", "unknown key" + _did_you_mean(key, _SECTIONS[name]))
 
     company_id = _string(tables["company"], "company", "id", problems, required=True)
-    if company_id and not _COMPANY_ID.match(company_id):
+    if company_id and not COMPANY_ID.match(company_id):
         problems.add(
             "[company] id",
             f"{company_id!r} is not a company id: expected lower-case letters, digits, '-' or "

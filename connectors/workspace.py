@@ -17,7 +17,7 @@ from typing import Final
 from connectors import pseudonymise
 from connectors.errors import ExportError, ProfileError
 from connectors.extract import RawExtract, SourceOptions, read_sample, sheet_names
-from connectors.profile import Profile, load_profile, render_profile
+from connectors.profile import COMPANY_ID, Profile, load_profile, render_profile
 from connectors.suggest import MappingSuggestion, header_row_in, suggest_mapping
 from contract import pem_fingerprint
 
@@ -112,9 +112,16 @@ def create_workspace(
     reveal_key: Path | None = None,
     no_protected_identities: str | None = None,
     report_language: str = "sv",
+    mapping: Mapping[str, str] | None = None,
+    not_protection_flags: Sequence[str] = (),
+    usable: bool = False,
 ) -> Workspace:
     """Create the workspace folder: profile, company-local key, signing key pair, a copy of
-    the matching key (and of the reveal key). An existing workspace is never overwritten."""
+    the matching key (and of the reveal key). An existing workspace is never overwritten.
+
+    `mapping` replaces the suggested one (the ui's edited table). With `usable`, the profile
+    must pass :func:`load_profile` (every required field mapped, ...) or nothing is written;
+    `connector init` writes a profile to finish by hand, so it does not ask for that."""
     if (folder / PROFILE_FILE).exists():
         raise ProfileError(
             f"{folder} already holds a workspace ({PROFILE_FILE}); its keys are never "
@@ -131,30 +138,47 @@ def create_workspace(
                 f'--no-protected-identities, but column "{flag}" of the sample is a protection '
                 "flag; leave the option out: the flag column is mapped and its rows excluded"
             )
+    if not COMPANY_ID.match(company_id):
+        raise ProfileError(
+            f"{company_id!r} is not a company id: expected lower-case letters, digits, '-' or "
+            "'_', at most 64 characters, as registered at the matcher"
+        )
+    if not matcher_url.startswith(("http://", "https://")):
+        raise ProfileError(f"{matcher_url!r} is not an http(s) URL of the matcher")
+    if reveal_key is not None and not reveal_key.is_file():
+        raise ProfileError(f"no reveal public key at {reveal_key}: give the file the operator sent")
     fingerprint = pem_fingerprint(reveal_key.read_bytes()) if reveal_key is not None else None
 
-    folder.mkdir(parents=True, exist_ok=True)
-    pseudonymise.write_matching_key(folder / "matching.key", key)
-    pseudonymise.write_local_key(folder / "local.key", pseudonymise.new_local_key())
-    private_pem, public_pem = pseudonymise.new_signing_key()
-    pseudonymise.write_secret_file(folder / "signing.key", private_pem)
-    (folder / "signing.pub").write_bytes(public_pem)
-    if reveal_key is not None:
-        shutil.copyfile(reveal_key, folder / "reveal.pub")
-
     chosen = suggested.source if suggested is not None else (source or SourceOptions())
+    if mapping is None:
+        mapping = dict(suggestion.mapping) if suggestion else {}
     text = render_profile(
         company_id=company_id,
         matcher_url=matcher_url,
-        mapping=dict(suggestion.mapping) if suggestion else {},
+        mapping=mapping,
         date_formats={k: list(v) for k, v in suggestion.date_formats.items()} if suggestion else {},
         source=chosen,
         reveal_key_fingerprint=fingerprint,
         national_id_scheme=suggestion.national_id_scheme if suggestion else "se-personnummer",
         protected_identity_confirmed_by=no_protected_identities,
         report_language=report_language,
+        not_protection_flags=not_protection_flags,
     )
-    _write_atomically(folder / PROFILE_FILE, text)
+    existed = folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / (PROFILE_FILE + ".new")
+    staged.write_text(text, encoding="utf-8")
+    try:
+        if usable:
+            load_profile(staged)
+    except ProfileError:
+        staged.unlink()
+        if not existed:
+            folder.rmdir()
+        raise
+    _write_keys(folder, key, reveal_key)
+    staged.replace(folder / PROFILE_FILE)
+    public_pem = (folder / "signing.pub").read_bytes()
     return Workspace(
         folder=folder,
         profile=folder / PROFILE_FILE,
@@ -162,6 +186,16 @@ def create_workspace(
         signing_fingerprint=pem_fingerprint(public_pem),
         reveal_fingerprint=fingerprint,
     )
+
+
+def _write_keys(folder: Path, key: pseudonymise.MatchingKey, reveal_key: Path | None) -> None:
+    pseudonymise.write_matching_key(folder / "matching.key", key)
+    pseudonymise.write_local_key(folder / "local.key", pseudonymise.new_local_key())
+    private_pem, public_pem = pseudonymise.new_signing_key()
+    pseudonymise.write_secret_file(folder / "signing.key", private_pem)
+    (folder / "signing.pub").write_bytes(public_pem)
+    if reveal_key is not None:
+        shutil.copyfile(reveal_key, folder / "reveal.pub")
 
 
 def _relative(path: Path, workspace: Path) -> str:

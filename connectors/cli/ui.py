@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import webbrowser
+from pathlib import Path
 from typing import Any
 
-from connectors.cli._common import Context, open_profile, profile_argument
-from connectors.errors import ConnectorError
+from connectors.cli._common import Context, open_profile
+from connectors.errors import ConnectorError, ProfileError
+from connectors.workspace import PROFILE_FILE
 
 __all__ = ["register"]
 
@@ -16,6 +18,7 @@ _EXAMPLES = """\
 examples:
   connector ui --profile ws/connector.toml
   connector ui --profile ws/connector.toml --port 8765 --no-browser   (open the printed link)
+  connector ui --new-workspace ws      (no workspace yet: the first page asks what init asks)
 
 The link works once: it is exchanged for a session cookie of this browser. To open the ui in
 another browser, stop it (Ctrl-C) and start it again. The ui listens on 127.0.0.1 only.
@@ -35,7 +38,19 @@ def register(commands: Any) -> None:
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    profile_argument(parser)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR/connector.toml",
+        help="the workspace's profile, written by `connector init`",
+    )
+    where.add_argument(
+        "--new-workspace",
+        type=Path,
+        metavar="DIR",
+        help="a workspace folder to create in the ui (asks what `connector init` asks)",
+    )
     parser.add_argument(
         "--port", type=int, default=0, metavar="N", help="port on 127.0.0.1 (default: a free one)"
     )
@@ -74,11 +89,25 @@ def _ui(args: argparse.Namespace, ctx: Context) -> int:
         )
     from connectors.ui import UiSettings, prepare  # only now: it imports the web stack
 
-    profile = open_profile(args.profile)
-    running = prepare(UiSettings(profile=profile.path), args.host, args.port)
+    if args.new_workspace is not None:
+        folder: Path = args.new_workspace
+        if (folder / PROFILE_FILE).exists():
+            raise ProfileError(
+                f"{folder} already holds a workspace; start the ui with --profile "
+                f"{folder / PROFILE_FILE}"
+            )
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ProfileError(f"{folder} is not an empty folder; give a new one")
+        settings = UiSettings(profile=folder.resolve() / PROFILE_FILE, create=True)
+        who = f"the new workspace {folder}"
+    else:
+        profile = open_profile(args.profile)
+        settings = UiSettings(profile=profile.path)
+        who = f"company {profile.company_id}"
+    running = prepare(settings, args.host, args.port)
     url = running.start_url
     ctx.out.print(
-        f"connector ui for company {profile.company_id} is running.\n"
+        f"connector ui for {who} is running.\n"
         f"Open this link (it works once, in one browser):\n  {url}\n"
         "Stop it with Ctrl-C.",
         markup=False,

@@ -49,7 +49,13 @@ from connectors.ui.texts import (
     translator,
 )
 from connectors.upload import UploadResult, read_token, upload_package
-from connectors.workspace import Suggested, save_mapping, suggest_from_export
+from connectors.workspace import (
+    Suggested,
+    Workspace,
+    create_workspace,
+    save_mapping,
+    suggest_from_export,
+)
 
 __all__ = ["Journey", "UiSettings", "create_app"]
 
@@ -57,6 +63,7 @@ _HERE: Final = Path(__file__).parent
 _LANG_COOKIE: Final = "crosscheck_ui_lang"
 _NOT_FLAG: Final = "__not_flag__"
 _SAMPLES_SHOWN: Final = 3
+_NEW_WORKSPACE_FIELDS: Final = ("company", "matching_key", "matcher_url", "reveal_key")
 _PROBLEMS_SHOWN: Final = 200
 _PSEUDONYMISE_STEPS: Final = ("reading", "normalising", "pseudonymising", "writing package")
 _STEPS: Final = (
@@ -74,6 +81,9 @@ class UiSettings:
     """What `connector ui` was started with."""
 
     profile: Path
+    # The workspace does not exist yet: the first step also asks what `connector init` does,
+    # and saving the mapping creates it (with create_workspace, as init).
+    create: bool = False
     upload_retries: int = 5
     upload_backoff: float = 0.5
     upload_timeout: float = 300.0
@@ -93,6 +103,10 @@ class Journey:
     pseudonymise: Job | None = None
     package: Path | None = None
     upload: Job | None = None
+    # For a workspace still to be created: what the first step was told (company, key files,
+    # matcher URL); and, once made, what to read to the matcher's operator.
+    creating: Mapping[str, str] | None = None
+    created: Workspace | None = None
 
 
 _TEMPLATES: Final = jinja2.Environment(
@@ -118,13 +132,18 @@ def create_app(settings: UiSettings, guard: Guard) -> GuardMiddleware:
     def profile() -> Profile:
         return load_profile(profile_path)
 
+    def creating() -> bool:
+        return settings.create and not profile_path.exists()
+
     def page(request: Request, template: str, step: str, **context: Any) -> HTMLResponse:
         lang = _language(request)
-        try:
-            current: Profile | None = profile()
-            profile_error = None
-        except ConnectorError as error:
-            current, profile_error = None, str(error)
+        current: Profile | None = None
+        profile_error = None
+        if not creating():
+            try:
+                current = profile()
+            except ConnectorError as error:
+                profile_error = str(error)
         html = _TEMPLATES.get_template(template).render(
             lang=lang,
             t=translator(lang),
@@ -136,6 +155,7 @@ def create_app(settings: UiSettings, guard: Guard) -> GuardMiddleware:
             profile_error=profile_error,
             form_token=guard.form_token,
             journey=journey,
+            creating=creating(),
             **context,
         )
         response = HTMLResponse(html)
@@ -175,11 +195,22 @@ def create_app(settings: UiSettings, guard: Guard) -> GuardMiddleware:
         if not 0 <= rate <= 1:
             return page(request, "export.html", "export", error=t("export.bad_rate"), details=None)
         export = Path(path_text).expanduser()
+        new: dict[str, str] | None = None
+        if creating():
+            new = {k: str(data.get(k, "")).strip() for k in _NEW_WORKSPACE_FIELDS}
         try:
-            base = profile().source
-            source = SourceOptions(
-                format=base.format, encoding=base.encoding, delimiter=base.delimiter, sheet=sheet
-            )
+            if new is not None:
+                if not Path(new["matching_key"]).is_file():
+                    raise ConnectorError(f"no matching key at {new['matching_key']}")
+                source = SourceOptions(sheet=sheet)
+            else:
+                base = profile().source
+                source = SourceOptions(
+                    format=base.format,
+                    encoding=base.encoding,
+                    delimiter=base.delimiter,
+                    sheet=sheet,
+                )
             suggested = suggest_from_export(export, source)
         except ConnectorError as error:
             return page(
@@ -193,6 +224,7 @@ def create_app(settings: UiSettings, guard: Guard) -> GuardMiddleware:
         journey.suggested, journey.check, journey.check_error = suggested, None, None
         journey.pseudonymise = journey.upload = None
         journey.package = None
+        journey.creating = new
         return see("/mapping")
 
     # --- 2. the mapping -----------------------------------------------------------------
@@ -200,11 +232,15 @@ def create_app(settings: UiSettings, guard: Guard) -> GuardMiddleware:
     def mapping_rows(lang: str, chosen: Mapping[str, str] | None) -> list[dict[str, Any]]:
         assert journey.suggested is not None
         suggestion = journey.suggested.suggestion
-        current = profile()
+        current = None if creating() else profile()
         header = [c.column for c in suggestion.columns]
-        from_profile = bool(current.mapping) and all(c in header for c in current.mapping.values())
-        by_column = {c: f for f, c in current.mapping.items()} if from_profile else {}
-        not_flags = set(current.not_protection_flags)
+        from_profile = (
+            current is not None
+            and bool(current.mapping)
+            and all(c in header for c in current.mapping.values())
+        )
+        by_column = {c: f for f, c in current.mapping.items()} if current and from_profile else {}
+        not_flags = set(current.not_protection_flags) if current else set()
         rows = []
         frame = journey.suggested.sample.frame
         flag_valued = set(flag_like_columns(frame, header))
@@ -285,14 +321,31 @@ def create_app(settings: UiSettings, guard: Guard) -> GuardMiddleware:
         if twice:
             return mapping_page(request, chosen, t("mapping.twice") + ": " + ", ".join(twice), None)
         try:
-            save_mapping(
-                profile(),
-                mapping,
-                source=journey.suggested.source,
-                date_formats=suggestion.date_formats,
-                national_id_scheme=suggestion.national_id_scheme,
-                not_protection_flags=not_flags,
-            )
+            if creating():
+                new = journey.creating
+                if new is None:  # the ui was started before the workspace went away
+                    return see("/")
+                reveal = new["reveal_key"]
+                journey.created = create_workspace(
+                    profile_path.parent,
+                    company_id=new["company"],
+                    matching_key=Path(new["matching_key"]).expanduser(),
+                    matcher_url=new["matcher_url"],
+                    suggested=journey.suggested,
+                    reveal_key=Path(reveal).expanduser() if reveal else None,
+                    mapping=mapping,
+                    not_protection_flags=not_flags,
+                    usable=True,
+                )
+            else:
+                save_mapping(
+                    profile(),
+                    mapping,
+                    source=journey.suggested.source,
+                    date_formats=suggestion.date_formats,
+                    national_id_scheme=suggestion.national_id_scheme,
+                    not_protection_flags=not_flags,
+                )
         except ConnectorError as error:
             return mapping_page(request, chosen, t("mapping.saved_refused"), str(error))
         run_check()

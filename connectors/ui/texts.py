@@ -73,6 +73,28 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Utdraget kunde inte läsas som en tabell.",
         "The export could not be read as a table.",
     ),
+    "new.title": ("Ny arbetsmapp", "New workspace"),
+    "new.intro": (
+        "Arbetsmappen finns inte än. Den skapas (profil och nycklar, som `connector init`) "
+        "när du sparar kolumnerna, i",
+        "The workspace does not exist yet. It is created (profile and keys, as "
+        "`connector init` does) when you save the columns, in",
+    ),
+    "new.company": ("Bolagets id hos matcharen (t.ex. linbo)", "Company id at the matcher"),
+    "new.matching_key": (
+        "Matchningsnyckeln (fil från nyckelansvarig)",
+        "The matching key (file from the key custodian)",
+    ),
+    "new.matcher_url": ("Matcharens adress", "The matcher's address"),
+    "new.reveal_key": (
+        "Matcharens publika nyckel reveal.pub (fil från operatören)",
+        "The matcher's reveal.pub (file from the operator)",
+    ),
+    "new.created": ("Arbetsmappen skapades:", "The workspace was created:"),
+    "new.fingerprint": (
+        "Skicka signing.pub till matcharens operatör och läs upp fingeravtrycket i telefon:",
+        "Send signing.pub to the matcher's operator and read them the fingerprint on the phone:",
+    ),
     "mapping.title": ("Kolumner i utdraget", "Columns of the export"),
     "mapping.intro": (
         "Förslaget bygger på rubrikerna och värdena. Välj fält för varje kolumn; kolumner "
