@@ -443,6 +443,9 @@ def create_app(settings: UiSettings, guard: Guard) -> GuardMiddleware:
     async def package_get(request: Request) -> Response:
         summary: PackageSummary | None = None
         error = None
+        job = journey.pseudonymise
+        if journey.package is None and job is not None and job.state == "done":
+            journey.package = job.result.package
         if journey.package is not None:
             try:
                 summary = describe_package(journey.package)
