@@ -11,7 +11,7 @@ per-value Python here never runs on a whole export.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import MappingProxyType
@@ -23,7 +23,18 @@ from connectors.extract import RAW_ROW_COLUMN
 from connectors.identity import InvalidNationalId, parse_national_id
 from connectors.normalise import PROTECTED_FALSE_WORDS, PROTECTED_TRUE_WORDS
 
-__all__ = ["ColumnProfile", "flag_word", "parses_as_date", "profile_columns"]
+__all__ = [
+    "FLAG_DISTINCT_AT_MOST",
+    "ColumnProfile",
+    "flag_like_columns",
+    "flag_word",
+    "looks_like_flag_values",
+    "parses_as_date",
+    "profile_columns",
+]
+
+# A yes/no flag has two values, perhaps three spellings ("J", "j", "Ja"); more is something else.
+FLAG_DISTINCT_AT_MOST: Final = 4
 
 # Only the check digit matters here, not the century: a date far ahead reads every id.
 _VALIDITY_AS_OF: Final = date(2999, 12, 31)
@@ -49,6 +60,36 @@ _FLAG_WORDS: Final = {
 def flag_word(value: str) -> bool | None:
     """True/False for a protection-flag word (any spelling the normaliser reads), else None."""
     return _FLAG_WORDS.get(_fold_flag(value))
+
+
+def looks_like_flag_values(distinct: Iterable[str]) -> bool:
+    """Are these (distinct, non-empty) values all protection-flag words, and few of them?"""
+    values = {_fold_flag(v) for v in distinct if v and v.strip()}
+    return 0 < len(values) <= FLAG_DISTINCT_AT_MOST and all(
+        _FLAG_WORDS.get(v) is not None for v in values
+    )
+
+
+def flag_like_columns(frame: pl.DataFrame, columns: Iterable[str]) -> list[str]:
+    """Those of `columns` whose values look like a protection flag, over the whole frame (a
+    polars unique per column, so it runs on a full export too)."""
+    # More distinct spellings than this can not fold to FLAG_DISTINCT_AT_MOST flag words.
+    limit = FLAG_DISTINCT_AT_MOST * 6
+    found = []
+    for column in columns:
+        values = (
+            frame.lazy()
+            .select(pl.col(column).str.strip_chars())
+            .filter(pl.col(column).is_not_null() & (pl.col(column) != ""))
+            .unique()
+            .head(limit + 1)
+            .collect()
+            .get_column(column)
+            .to_list()
+        )
+        if len(values) <= limit and looks_like_flag_values(values):
+            found.append(column)
+    return found
 
 
 def parses_as_date(value: str, fmt: str) -> bool:
@@ -83,6 +124,11 @@ class ColumnProfile:
     def unique_and_full(self) -> bool:
         """A value on every row and no value twice: usable as a row identifier."""
         return self.rows > 0 and self.filled == self.rows == self.distinct
+
+    @property
+    def flag_like(self) -> bool:
+        """Only a few yes/no-like values (J/N, 1/0, X, Skyddad, ...): it could be a flag."""
+        return looks_like_flag_values(self.value_rows)
 
     @property
     def best_date_share(self) -> float:

@@ -23,6 +23,7 @@ from uuid import UUID, uuid4
 import polars as pl
 
 from connectors import pseudonymise
+from connectors.column_profile import flag_like_columns
 from connectors.errors import DataError, KeyFileError, ProfileError
 from connectors.extract import RAW_ROW_COLUMN, RawExtract, read_export
 from connectors.normalise import normalise
@@ -38,6 +39,7 @@ __all__ = [
     "CheckResult",
     "PackageResult",
     "Progress",
+    "check_and_report",
     "check_export",
     "pseudonymise_export",
     "resolve_refs",
@@ -91,15 +93,24 @@ def check_export(
     The report's status is ``stopped`` (with the reason) when the file has no data rows or more
     than `max_error_rate` of its rows are bad; otherwise ``ok``.
 
-    Raises :class:`ProfileError` before reading when the profile does not say where the
-    protection flag is, and after reading when a protection-looking column is left unmapped.
+    Raises :class:`ProfileError` after reading (so the message can name the column) when the
+    profile does not say where the protection flag is, or a column that looks like one by its
+    header, or (with no flag mapped) by its values alone, is left unmapped.
     """
-    _refuse_unprotected(profile, ())
     progress("reading")
     raw: RawExtract = read_export(source, profile.source)
     progress("normalising")
     mapped = apply_mapping(raw, profile)
-    _refuse_unprotected(profile, [c for c in raw.frame.columns if c != RAW_ROW_COLUMN])
+    header = [c for c in raw.frame.columns if c != RAW_ROW_COLUMN]
+    flag_valued: list[str] = []
+    if "protected_identity" not in profile.mapping:
+        # Only then can an unrecognised flag column be the leak; an unmapped yes/no column
+        # beside a mapped flag is some other property of the contract.
+        explained = {c.strip().casefold() for c in profile.mapping.values()}
+        declared = {c.strip().casefold() for c in profile.not_protection_flags}
+        unexplained = [c for c in header if c.strip().casefold() not in explained | declared]
+        flag_valued = flag_like_columns(raw.frame, unexplained)
+    _refuse_unprotected(profile, header, flag_valued)
     normalised = normalise(mapped, profile.normalise_options(), as_of).collect()
     source_name = str(source) if source is not None else "sql query"
     report = build_report(
@@ -128,9 +139,38 @@ def check_export(
     return CheckResult(report=report, accepted=accepted)
 
 
-def _refuse_unprotected(profile: Profile, header: list[str] | tuple[()]) -> None:
+def check_and_report(
+    source: Path | None,
+    profile: Profile,
+    *,
+    as_of: date,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
+    report_folder: Path | None = None,
+    now: Callable[[], datetime] = _now,
+    progress: Progress = _no_progress,
+) -> tuple[CheckResult, Path, Path]:
+    """`connector check`: :func:`check_export`, then the report written to `report_folder`
+    (default: the workspace's ``reports/``). Returns the result and the report's two paths."""
+    result = check_export(
+        source, profile, as_of=as_of, max_error_rate=max_error_rate, now=now, progress=progress
+    )
+    folder = report_folder or profile.workspace / "reports"
+    json_path, html_path = write_report(
+        result.report, folder, check_report_stem(result.report), language=profile.report_language
+    )
+    return result, json_path, html_path
+
+
+def _refuse_unprotected(
+    profile: Profile, header: list[str] | tuple[()], flag_valued: list[str] | tuple[()] = ()
+) -> None:
     problems = protection_problems(
-        profile.mapping, profile.constants, profile.protected_identity_confirmed_by, header
+        profile.mapping,
+        profile.constants,
+        profile.protected_identity_confirmed_by,
+        header,
+        flag_valued=flag_valued,
+        not_flags=profile.not_protection_flags,
     )
     if problems:
         raise ProfileError(

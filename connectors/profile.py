@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from connectors.normalise import NormaliseOptions
 
 __all__ = [
+    "COMPANY_ID",
     "DEFAULT_DATE_FORMATS",
     "FORBIDDEN_REASON",
     "Profile",
@@ -85,9 +86,10 @@ _SECTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "constants": (*CANONICAL_FIELDS, CONFIRMED_BY_KEY),
     "values": ("contract_type", "tenant_role"),
     "report": ("language",),
+    "protection": ("not_flags",),
 }
 REPORT_LANGUAGES: Final = ("sv", "en")
-_COMPANY_ID: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # as contract.Manifest
+COMPANY_ID: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # as contract.Manifest
 _FINGERPRINT: Final = re.compile(r"^[0-9a-f]{32}$")
 # Fields that identify a row or a person: the same value on every row would be nonsense.
 _NEVER_CONSTANT: Final = ("record_id", "national_id")
@@ -125,6 +127,9 @@ class Profile:
     protected_identity_confirmed_by: str | None = None
     # Report language of report.html: "sv" or "en"
     report_language: str = "sv"
+    # Columns the data officer declared are not protection flags although their values look
+    # like one ([protection] not_flags): check does not stop for them
+    not_protection_flags: tuple[str, ...] = ()
 
     def normalise_options(self) -> NormaliseOptions:
         """The part of the profile normalisation needs."""
@@ -211,7 +216,7 @@ def load_profile(path: Path) -> Profile:
                 problems.add(f"[{name}] {key}", "unknown key" + _did_you_mean(key, _SECTIONS[name]))
 
     company_id = _string(tables["company"], "company", "id", problems, required=True)
-    if company_id and not _COMPANY_ID.match(company_id):
+    if company_id and not COMPANY_ID.match(company_id):
         problems.add(
             "[company] id",
             f"{company_id!r} is not a company id: expected lower-case letters, digits, '-' or "
@@ -269,6 +274,7 @@ def load_profile(path: Path) -> Profile:
             )
     contract_values = _values(values, "contract_type", CONTRACT_TYPES, problems)
     role_values = _values(values, "tenant_role", TENANT_ROLES, problems)
+    not_flags = _not_flags(tables["protection"], mapping, problems)
 
     if problems.forbidden:
         raise ForbiddenFieldError(_summary(path, problems.forbidden + problems.items))
@@ -297,7 +303,29 @@ def load_profile(path: Path) -> Profile:
         tenant_role_values=MappingProxyType(role_values),
         protected_identity_confirmed_by=confirmed_by,
         report_language=language,
+        not_protection_flags=not_flags,
     )
+
+
+def _not_flags(
+    table: Mapping[str, Any], mapping: Mapping[str, str], problems: _Problems
+) -> tuple[str, ...]:
+    raw = table.get("not_flags", [])
+    if not isinstance(raw, list) or not all(isinstance(c, str) and c.strip() for c in raw):
+        problems.add(
+            "[protection] not_flags",
+            'expected a list of column names, e.g. ["Andrahand J/N"]',
+        )
+        return ()
+    flag = mapping.get("protected_identity")
+    for column in raw:
+        if flag is not None and column.strip().casefold() == flag.strip().casefold():
+            problems.add(
+                "[protection] not_flags",
+                f'"{column}" is the column mapped to protected_identity; it can not also be '
+                "declared not a protection flag",
+            )
+    return tuple(raw)
 
 
 def _summary(path: Path, lines: list[str]) -> str:
@@ -577,6 +605,8 @@ def render_profile(
     notes: Sequence[str] = (),
     protected_identity_confirmed_by: str | None = None,
     report_language: str = "sv",
+    key_files: Mapping[str, str] | None = None,
+    not_protection_flags: Sequence[str] = (),
 ) -> str:
     """The text of a ``connector.toml``, commented so a data officer can edit it."""
     lines = [
@@ -602,7 +632,8 @@ def render_profile(
             if name == "reveal_public_key"
             else ""
         )
-        lines.append(f"{name} = {_q(default)}{comment}")
+        path = (key_files or {}).get(name, default)
+        lines.append(f"{name} = {_q(path)}{comment}")
     lines.append(
         f"reveal_key_fingerprint = {_q(reveal_key_fingerprint)}   # pin; checked against the file"
         if reveal_key_fingerprint
@@ -685,7 +716,15 @@ def render_profile(
         "",
         "[report]",
         f"language = {_q(report_language)}               # report.html: sv | en",
+        "",
+        "[protection]",
+        "# Columns whose values look like a protection flag (J/N, 1/0, X/empty, ...) but that",
+        "# are something else, checked by you: check does not stop for them.",
     ]
+    if not_protection_flags:
+        lines.append(f"not_flags = [{', '.join(_q(c) for c in not_protection_flags)}]")
+    else:
+        lines.append('# not_flags = ["Andrahand J/N"]')
     return "\n".join(lines) + "\n"
 
 

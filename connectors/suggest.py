@@ -273,6 +273,8 @@ _SURE: Final = 90.0
 _CLOSE: Final = 5.0
 # A share of the values this high says what a column is, whatever its header says.
 _BY_VALUES: Final = 0.8
+# Confidence of a protection flag known only by its values (a check line asks to confirm it).
+_FLAG_BY_VALUES: Final = 85.0
 # Uniqueness on fewer sample rows than this proves nothing about a row identifier.
 _UNIQUE_FROM_ROWS: Final = 10
 
@@ -391,6 +393,10 @@ def _combined_scores(
                 adjusted["postal_code"] = max(adjusted.get("postal_code", 0.0), 85.0)
             if values.flag >= _BY_VALUES and by_header.get("protected_identity", 0.0) >= 60:
                 adjusted["protected_identity"] = max(adjusted["protected_identity"], 95.0)
+            elif values.flag_like and max(by_header.values(), default=0.0) < _MAPPED:
+                # Yes/no values under a header that names nothing ("F7", "kod2"): the flag,
+                # exported without its name. Below _SURE, so the data officer is asked.
+                adjusted["protected_identity"] = _FLAG_BY_VALUES
         scores[column] = adjusted
     return scores
 
@@ -459,6 +465,17 @@ def suggest_mapping(sample: RawExtract) -> MappingSuggestion:
                 f'column "{column}" looks like a protection flag (skyddad identitet) but is not '
                 "mapped: check and pseudonymise refuse to run until it is mapped as "
                 "protected_identity"
+            )
+        elif column not in chosen and column in profiles and profiles[column].flag_like:
+            checks.append(
+                f'column "{column}" has only yes/no-like values, as a protection flag has, and '
+                + (
+                    "is not mapped: check refuses to run until it is mapped as "
+                    "protected_identity, or declared not a flag under [protection] not_flags"
+                    if flagged is None
+                    else "is not mapped; it stays local (the flag is column "
+                    f'"{flagged}"); map it if it is a field'
+                )
             )
     if flagged is not None:
         unread = [v for v in profiles[flagged].value_rows if flag_word(v) is None]

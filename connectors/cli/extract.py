@@ -12,8 +12,8 @@ from rich.table import Table
 from connectors.cli._common import Context, iso_date, open_profile, profile_argument, steps
 from connectors.errors import ConnectorError
 from connectors.package import describe_package
-from connectors.pipeline import DEFAULT_MAX_ERROR_RATE, check_export, pseudonymise_export
-from connectors.report import Report, check_report_stem, write_report
+from connectors.pipeline import DEFAULT_MAX_ERROR_RATE, check_and_report, pseudonymise_export
+from connectors.report import Report
 
 __all__ = ["register"]
 
@@ -138,19 +138,16 @@ def _as_of(args: argparse.Namespace) -> date:
 def _check(args: argparse.Namespace, ctx: Context) -> int:
     profile = open_profile(args.profile)
     with steps(ctx, ("reading", "normalising")) as progress:
-        result = check_export(
+        result, json_path, html_path = check_and_report(
             args.export,
             profile,
             as_of=_as_of(args),
             max_error_rate=args.max_error_rate,
+            report_folder=args.report,
             progress=progress,  # type: ignore[arg-type]
         )
     report = result.report
     _summary(ctx, report)
-    folder = args.report or profile.workspace / "reports"
-    json_path, html_path = write_report(
-        report, folder, check_report_stem(report), language=profile.report_language
-    )
     ctx.say(f"Report: {json_path} and {html_path}")
     if report.status != "ok":
         ctx.err.print(f"error: {report.stop_reason}", markup=False, highlight=False)

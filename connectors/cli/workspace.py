@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from connectors import pseudonymise
 from connectors.cli._common import Context, open_profile, profile_argument
-from connectors.errors import ExportError, ProfileError
-from connectors.extract import SourceOptions, read_sample, sheet_names
+from connectors.errors import ProfileError
+from connectors.extract import SourceOptions
 from connectors.pipeline import resolve_refs
-from connectors.profile import render_profile
 from connectors.protection import looks_like_protection_flag
-from connectors.suggest import MappingSuggestion, header_row_in, suggest_mapping
-from contract import pem_fingerprint
+from connectors.suggest import MappingSuggestion
+from connectors.workspace import PROFILE_FILE, Suggested, create_workspace, suggest_from_export
 
 __all__ = ["register"]
-
-PROFILE_FILE = "connector.toml"
 
 
 def register(commands: Any) -> None:
@@ -110,17 +104,7 @@ def register(commands: Any) -> None:
 
 
 def _init(args: argparse.Namespace, ctx: Context) -> int:
-    folder: Path = args.dir
-    if (folder / PROFILE_FILE).exists():
-        raise ProfileError(
-            f"{folder} already holds a workspace ({PROFILE_FILE}); its keys are never "
-            "overwritten. Choose another folder, or edit the existing profile"
-        )
-    if folder.exists() and not folder.is_dir():
-        raise ProfileError(f"{folder} is a file; give a folder for the workspace")
-    matching_key = pseudonymise.load_matching_key(args.matching_key)
-
-    suggestion: MappingSuggestion | None = None
+    suggested: Suggested | None = None
     source = SourceOptions(sheet=args.sheet)
     if (args.sql_url is None) != (args.sql_query is None):
         raise ProfileError("--sql-url and --sql-query go together: give both, or neither")
@@ -128,64 +112,37 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
         if args.sample is not None:
             raise ProfileError("give either --sample or --sql-url/--sql-query, not both")
         source = SourceOptions(format="sql", sql_url=args.sql_url, sql_query=args.sql_query)
-        suggestion, source = _suggest(ctx, None, source)
+        suggested = suggest_from_export(None, source)
     elif args.sample is not None:
-        if not args.sample.exists():
-            raise ExportError(f"sample export {args.sample} not found")
-        candidates = [source]
-        if args.sheet is None and args.sample.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-            candidates = [SourceOptions(sheet=name) for name in sheet_names(args.sample)]
-        results = [_suggest(ctx, args.sample, option) for option in candidates]
-        # The register is the sheet whose header names the most required fields, then fields.
-        suggestion, source = max(
-            results,
-            key=lambda r: (-len(r[0].missing_required), len(r[0].mapping)),
-        )
-        if len(results) > 1:
-            ctx.say(f"Sheet {source.sheet!r} of {args.sample} holds the register.")
-        if source.header_row > 1:
-            ctx.say(
-                f"The header of {args.sample} is on row {source.header_row}; the profile says so."
-            )
-
-    if args.no_protected_identities is not None and suggestion is not None:
-        flag = suggestion.mapping.get("protected_identity")
-        if flag is not None:
-            raise ProfileError(
-                f'--no-protected-identities, but column "{flag}" of the sample is a protection '
-                "flag; leave the option out: the flag column is mapped and its rows excluded"
-            )
-    fingerprint = None
-    if args.reveal_key is not None:
-        fingerprint = pem_fingerprint(args.reveal_key.read_bytes())
-
-    folder.mkdir(parents=True, exist_ok=True)
-    pseudonymise.write_matching_key(folder / "matching.key", matching_key)
-    pseudonymise.write_local_key(folder / "local.key", pseudonymise.new_local_key())
-    private_pem, public_pem = pseudonymise.new_signing_key()
-    pseudonymise.write_secret_file(folder / "signing.key", private_pem)
-    (folder / "signing.pub").write_bytes(public_pem)
-    if args.reveal_key is not None:
-        shutil.copyfile(args.reveal_key, folder / "reveal.pub")
-
-    text = render_profile(
+        if (args.dir / PROFILE_FILE).exists():
+            suggested = None  # create_workspace refuses it before anything is read
+        else:
+            suggested = suggest_from_export(args.sample, source)
+            if suggested.sheets:
+                ctx.say(f"Sheet {suggested.source.sheet!r} of {args.sample} holds the register.")
+            if suggested.source.header_row > 1:
+                ctx.say(
+                    f"The header of {args.sample} is on row {suggested.source.header_row}; "
+                    "the profile says so."
+                )
+    made = create_workspace(
+        args.dir,
         company_id=args.company,
+        matching_key=args.matching_key,
         matcher_url=args.matcher_url,
-        mapping=dict(suggestion.mapping) if suggestion else {},
-        date_formats={k: list(v) for k, v in suggestion.date_formats.items()} if suggestion else {},
+        suggested=suggested,
         source=source,
-        reveal_key_fingerprint=fingerprint,
-        national_id_scheme=suggestion.national_id_scheme if suggestion else "se-personnummer",
-        protected_identity_confirmed_by=args.no_protected_identities,
+        reveal_key=args.reveal_key,
+        no_protected_identities=args.no_protected_identities,
         report_language=args.report_language,
     )
-    (folder / PROFILE_FILE).write_text(text, encoding="utf-8")
+    suggestion = suggested.suggestion if suggested is not None else None
 
-    ctx.out.print(f"Workspace {folder} for company {args.company}", markup=False)
-    ctx.out.print(f"  matching key epoch  {matching_key.epoch}", markup=False)
-    ctx.out.print(f"  signing key         {pem_fingerprint(public_pem)}", markup=False)
-    if fingerprint:
-        ctx.out.print(f"  reveal key pinned   {fingerprint}", markup=False)
+    ctx.out.print(f"Workspace {made.folder} for company {args.company}", markup=False)
+    ctx.out.print(f"  matching key epoch  {made.matching_key_epoch}", markup=False)
+    ctx.out.print(f"  signing key         {made.signing_fingerprint}", markup=False)
+    if made.reveal_fingerprint:
+        ctx.out.print(f"  reveal key pinned   {made.reveal_fingerprint}", markup=False)
     if suggestion is not None:
         if not ctx.quiet:
             _show_suggestion(ctx, suggestion)
@@ -196,7 +153,7 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
             )
     else:
         ctx.out.print(
-            f"No --sample given: fill in [mapping] in {folder / PROFILE_FILE} by hand.",
+            f"No --sample given: fill in [mapping] in {made.profile} by hand.",
             markup=False,
         )
     if (
@@ -217,32 +174,8 @@ def _init(args: argparse.Namespace, ctx: Context) -> int:
         "the same one (`connector keys fingerprint --profile DIR` prints it again).\n",
         markup=False,
     )
-    ctx.out.print(public_pem.decode("ascii"), markup=False)
+    ctx.out.print((made.folder / "signing.pub").read_text(encoding="ascii"), markup=False)
     return 0
-
-
-def _suggest(
-    ctx: Context, path: Path | None, source: SourceOptions
-) -> tuple[MappingSuggestion, SourceOptions]:
-    """The suggestion for one sheet (or file, or query), with title rows above the header
-    skipped; and the source options that read it."""
-    sample = read_sample(path, source)
-    header_row = header_row_in(sample)
-    if header_row is None and sample.detected.format == "csv" and len(sample.frame.columns) <= 2:
-        # Title rows above the header can hide the delimiter from the sniffer: try each.
-        for delimiter in (";", "\t", ",", "|"):
-            attempt = replace(source, delimiter=delimiter)
-            header_row = header_row_in(read_sample(path, attempt))
-            if header_row is not None:
-                source = attempt
-                break
-    if header_row is not None:
-        source = replace(source, header_row=header_row)
-        sample = read_sample(path, source)
-    detected = replace(
-        source, sheet=sample.detected.sheet or source.sheet, header_row=sample.detected.header_row
-    )
-    return suggest_mapping(sample), detected
 
 
 def _show_suggestion(ctx: Context, suggestion: MappingSuggestion) -> None:

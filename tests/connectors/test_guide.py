@@ -1,6 +1,6 @@
 """The data officer's guide works as written: its `connector` lines (```sh blocks of
 docs/data-officer.md) run in order in a fresh folder, except those that need a running matcher
-(upload) or a ref from a hit (resolve)."""
+(upload), a ref from a hit (resolve) or a browser (ui, tested in tests/connectors/ui/)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from connectors.cli.main import main
 
 ROOT = Path(__file__).parents[2]
 GUIDE = ROOT / "docs" / "data-officer.md"
-NEEDS_A_MATCHER = ("upload", "resolve")
+NEEDS_A_MATCHER = ("upload", "resolve", "ui")
 
 
 def guide_commands() -> list[list[str]]:

@@ -150,3 +150,105 @@ def test_a_second_flag_column_left_unmapped_stops_with_exit_2(
     assert 'column "Sekretess" looks like a protection flag' in " ".join(
         capsys.readouterr().err.split()
     )
+
+
+# --- a flag known only by its values (a header that names nothing) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "yes", "no"),
+    [("F7", "J", "N"), ("kod2", "X", ""), ("F7", "Ja", "Nej"), ("kod2", "1", "0"),
+     ("F7", "true", "false"), ("kod2", "Y", "N"), ("F7", "Skyddad", "")],
+)  # fmt: skip
+def test_a_flag_with_a_meaningless_header_is_recognised_by_its_values(
+    tmp_path: Path, header: str, yes: str, no: str
+) -> None:
+    export = _export(tmp_path, header, yes, no)
+    profile = _init(tmp_path, export)
+    text = profile.read_text(encoding="utf-8")
+    assert f'protected_identity = "{header}"' in text
+    reports = tmp_path / "reports"
+    assert main(["-q", "check", str(export), "--profile", str(profile), "--as-of", AS_OF,
+                 "--report", str(reports)]) == 0  # fmt: skip
+    (path,) = reports.glob("*.json")
+    assert json.loads(path.read_text(encoding="utf-8"))["rows_excluded"]["protected_identity"] == 2
+
+
+def _state_no_flag(profile: Path, *, not_flags: str | None = None) -> None:
+    """The profile says the export holds no protected identities (and maps no flag)."""
+    text = profile.read_text(encoding="utf-8")
+    text = re.sub(r"^protected_identity = .*\n", "", text, flags=re.MULTILINE)
+    text = re.sub(
+        r"^\[constants\].*$",
+        '[constants]\nprotected_identity = false\nprotected_identity_confirmed_by = "Anna Berg"',
+        text,
+        count=1,
+        flags=re.MULTILINE,
+    )
+    if not_flags is not None:
+        text = text.replace('# not_flags = ["Andrahand J/N"]', f'not_flags = ["{not_flags}"]')
+    profile.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", ["check", "pseudonymise"])
+def test_an_unmapped_column_with_flag_values_stops_with_exit_2_naming_it_and_the_fix(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = _export(tmp_path, "F7", "J", "N")
+    profile = _init(tmp_path, export)
+    _state_no_flag(profile)
+    out = tmp_path / "pkg"
+    extra = ["--out", str(out)] if command == "pseudonymise" else []
+    code = main(["-q", command, str(export), "--profile", str(profile), "--as-of", AS_OF, *extra])
+    assert code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert 'column "F7" holds only yes/no-like values' in err
+    assert "protected_identity under [mapping]" in err
+    assert '[protection] not_flags = ["F7"]' in err
+    assert not out.exists()
+    assert not (profile.parent / "reports").exists()
+    assert not (profile.parent / "refs.parquet").exists()
+
+
+def test_a_column_declared_not_a_flag_lets_check_run(tmp_path: Path) -> None:
+    export = _export(tmp_path, "kod2", "J", "N")
+    profile = _init(tmp_path, export)
+    _state_no_flag(profile, not_flags="kod2")
+    assert main(["-q", "check", str(export), "--profile", str(profile), "--as-of", AS_OF]) == 0
+
+
+def test_a_yes_no_column_mapped_to_another_field_or_beside_a_mapped_flag_is_no_flag(
+    tmp_path: Path,
+) -> None:
+    lines = ["Löpnr;Personnummer;Fr.o.m.;Andrahand;kod3;Skyddad identitet"]
+    lines += [f"{i};{_pnr(i)};2020-01-01;{'J' if i == 4 else 'N'};J;Nej" for i in range(1, 21)]
+    export = tmp_path / "export.csv"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    profile = _init(tmp_path, export)
+    text = profile.read_text(encoding="utf-8")
+    assert 'sublet_approved = "Andrahand"' in text
+    assert 'protected_identity = "Skyddad identitet"' in text
+    # the flag is mapped: the unexplained yes/no column "kod3" stays local
+    assert main(["-q", "check", str(export), "--profile", str(profile), "--as-of", AS_OF]) == 0
+
+    # no flag in the export, stated on purpose; sublet is mapped, so it explains "Andrahand"
+    lines = [";".join(line.split(";")[:4]) for line in lines]
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "again").mkdir()
+    stated = _init(tmp_path / "again", export, "--no-protected-identities", "Anna Berg")
+    assert 'sublet_approved = "Andrahand"' in stated.read_text(encoding="utf-8")
+    assert main(["-q", "check", str(export), "--profile", str(stated), "--as-of", AS_OF]) == 0
+
+
+def test_not_flags_can_not_name_the_mapped_flag(tmp_path: Path) -> None:
+    from connectors.errors import ProfileError
+    from connectors.profile import load_profile
+
+    export = _export(tmp_path, "Skyddad identitet", "J", "N")
+    profile = _init(tmp_path, export)
+    text = profile.read_text(encoding="utf-8").replace(
+        '# not_flags = ["Andrahand J/N"]', 'not_flags = ["Skyddad identitet"]'
+    )
+    profile.write_text(text, encoding="utf-8")
+    with pytest.raises(ProfileError, match="can not also be declared not a protection flag"):
+        load_profile(profile)
