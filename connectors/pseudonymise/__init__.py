@@ -104,8 +104,8 @@ Row order and what stays linkable
     runs need them), so two extracts of one company can be linked row by row by the matcher;
     a new epoch (new matching key) unlinks all of them. Sealed values share nothing between
     extracts. ``contract_start``/``contract_end``/``contract_type`` stay plain (overlap);
-    ``tenant_role`` and ``sublet_approved`` are still plain (not used by any rule; see
-    the encoding section of docs/architecture.md).
+    ``tenant_role`` and ``sublet_approved``, which no rule uses, are sealed like the names
+    (``sublet_approved`` as ``"true"``/``"false"``).
 
 Parallel encoding
     :func:`start_encoding_pool` starts spawned worker processes (polars does not survive
