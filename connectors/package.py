@@ -39,7 +39,6 @@ from contract import (
     MANIFEST_FILE,
     RECORDS_FILE,
     REF_COLUMN,
-    TENANT_ROLES,
     EncodingParameters,
     Manifest,
     encoding_digest,
@@ -293,7 +292,7 @@ def _column_findings(frame: pl.DataFrame, encoding: EncodingParameters) -> list[
         },
     }
     sealed = {sealed_column(name) for name in encoding.sealed_fields}
-    enums = {"contract_type": CONTRACT_TYPES, "tenant_role": TENANT_ROLES}
+    enums = {"contract_type": CONTRACT_TYPES}
     findings: list[str] = []
     for name, dtype in frame.schema.items():
         column = frame[name]

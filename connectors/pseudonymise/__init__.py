@@ -78,9 +78,10 @@ Bloom filters: salted per blocking pass and block
     FEBRL4 pair F1 at the shipped thresholds 0.9903 -> 0.9902 (precision 1.0;
     ``python -m benchmarks.quality_febrl``).
     Cost (measured 2026-12-03 on the shared 2-core machine, other jobs running;
-    ``pytest benchmarks/bench_pipeline.py --benchmark-only -s``): 7,505 records/s at 1M
-    (was 51,500), peak 4.4 GiB; 8 filter columns instead of 3, padded sealed values. The
-    per-record work is vectorised (one AES call per chunk and column); not yet tuned.
+    ``pytest benchmarks/bench_pipeline.py --benchmark-only -s``): 11,896 records/s at 1M
+    (v1: 51,500), peak 4.3 GiB; 8 filter columns instead of 3, 13 padded sealed values. The
+    per-record work is vectorised (one AES call per chunk and column, bits set by a numba
+    kernel); the encoder alone is as fast as v1's, see benchmarks/README.md for what is left.
 
 Blocking keys (keyed HMAC, truncated; null when an input is missing)
     ``block_dob_first``    birth date + first letter of first_name_key: new surname.
@@ -104,8 +105,8 @@ Row order and what stays linkable
     runs need them), so two extracts of one company can be linked row by row by the matcher;
     a new epoch (new matching key) unlinks all of them. Sealed values share nothing between
     extracts. ``contract_start``/``contract_end``/``contract_type`` stay plain (overlap);
-    ``tenant_role`` and ``sublet_approved`` are still plain (not used by any rule; see
-    the encoding section of docs/architecture.md).
+    ``tenant_role`` and ``sublet_approved``, which no rule uses, are sealed like the names
+    (``sublet_approved`` as ``"true"``/``"false"``).
 
 Parallel encoding
     :func:`start_encoding_pool` starts spawned worker processes (polars does not survive

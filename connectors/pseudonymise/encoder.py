@@ -25,7 +25,13 @@ import pyarrow as pa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connectors.pseudonymise.blocking import BLOCKING_KEYS, block_material, names_swapped
-from connectors.pseudonymise.bloom import FILTER_SPECS, BlockedFilter, GramTable, qgrams
+from connectors.pseudonymise.bloom import (
+    FILTER_SPECS,
+    BlockedFilter,
+    GramTable,
+    gram_ids,
+    qgrams,
+)
 from connectors.pseudonymise.columns import (
     dictionary_encode,
     fixed_binary,
@@ -65,6 +71,8 @@ _LOCAL_SALT: Final = b"crosscheck/v1/local"
 _CHUNK_ROWS: Final = 100_000  # rows per parallel work item
 _TMP: Final = ".crosscheck-tmp-encode-"
 _NONCE_BYTES: Final = 12
+# Distinct (value, tag) q-gram id lists kept per process; a register has far fewer names.
+_GRAM_CACHE_VALUES: Final = 1_000_000
 _BLOCK_ID_BYTES: Final = 8
 # The two names of the name filter, tagged by their place in the pass's order (names_swapped).
 _NAME_TAGS: Final = ("a:", "b:")
@@ -110,6 +118,7 @@ class Encoder:
         # The ref binds the epoch: a new matching key gives every record a new ref.
         self._ref_prefix = b"crosscheck/v2/ref\n" + salt + b"\n"
         self._random_bytes = random_bytes
+        self._gram_cache: dict[tuple[str, int, str], bytes] = {}
 
     def __repr__(self) -> str:
         return f"Encoder(epoch={self._matching_key.epoch!r})"
@@ -162,9 +171,19 @@ class Encoder:
         ]
         if not any(grams):
             return None
-        fields = [(GramTable([g]), np.zeros(1, np.intp)) for g in grams]
+        fields = [(GramTable([gram_ids(g)]), np.zeros(1, np.intp)) for g in grams]
         block = np.frombuffer(_block_ids([block_key_material]), np.uint8).reshape(1, -1)
         return bytes(bloom.encode(block, fields)[0].tobytes())
+
+    def _gram_ids(self, value: str, q: int, tag: str) -> bytes:
+        """The joined q-gram ids of one value, cached: names and dates repeat across chunks."""
+        key = (value, q, tag)
+        found = self._gram_cache.get(key)
+        if found is None:
+            if len(self._gram_cache) >= _GRAM_CACHE_VALUES:
+                self._gram_cache.clear()
+            found = self._gram_cache[key] = gram_ids(qgrams(value, q, tag))
+        return found
 
     # ----------------------------------------------------------------- whole-frame encoding
 
@@ -221,22 +240,9 @@ class Encoder:
         # pipe: pickling ~1 GB of encoded columns cost the parent more than encoding saved.
         size = max(1, min(_CHUNK_ROWS, -(-frame.height // pool.workers)))
         folder = Path(tempfile.mkdtemp(prefix=_TMP, dir=scratch))
-        # Blocking keys, birth dates and e-mail addresses repeat across the whole extract (1.8M
-        # of 5.4M values per 1M rows are repeats that a 100k-row chunk does not see): their
-        # MACs are computed once per distinct value of the whole frame and gathered here.
-        keyed = self._keyed_inputs()
-        text = frame.select(keyed[column][1].alias(column) for column in SHARED_KEYED)
-        shared: dict[str, tuple[Future[bytes], int, npt.NDArray[np.intp]]] = {}
-        for column in SHARED_KEYED:
-            distinct, index = dictionary_encode(text[column])
-            values = distinct.cast(pa.large_binary()).to_pylist()
-            task = pool.executor.submit(
-                macs_in_worker, self._matching_key, self._local_key, column, values
-            )
-            shared[column] = (task, len(values), index)
-        del text
         inputs = _encoded_inputs()
         needed = [name for name in frame.columns if name in inputs]
+        # Chunks first, so the workers start while this process prepares the shared columns.
         futures = [
             pool.executor.submit(
                 encode_in_worker,
@@ -250,6 +256,21 @@ class Encoder:
             )
             for offset in range(0, frame.height, size)
         ]
+        # Blocking keys, birth dates and e-mail addresses repeat across the whole extract (1.8M
+        # of 5.4M values per 1M rows are repeats that a 100k-row chunk does not see): their
+        # MACs are computed once per distinct value of the whole frame and gathered here. The
+        # distinct values travel as Arrow arrays (buffers, not a million pickled bytes objects).
+        keyed = self._keyed_inputs()
+        text = frame.select(keyed[column][1].alias(column) for column in SHARED_KEYED)
+        shared: dict[str, tuple[Future[bytes], int, npt.NDArray[np.intp]]] = {}
+        for column in SHARED_KEYED:
+            distinct, index = dictionary_encode(text[column])
+            values = distinct.cast(pa.large_binary())
+            task = pool.executor.submit(
+                macs_in_worker, self._matching_key, self._local_key, column, values
+            )
+            shared[column] = (task, len(values), index)
+        del text
         # Mapped chunk files cost no copy (1.3 GB per 1M rows); the caller keeps them.
         read = map_ipc if mapped else pl.read_ipc
         chunks = [read(future.result()) for future in futures]
@@ -334,7 +355,7 @@ class Encoder:
             found = tables.get((field_name, tag))
             if found is None:
                 distinct = encoded[field_name][0].to_pylist()
-                found = GramTable([set(), *(qgrams(v, q, tag) for v in distinct)])
+                found = GramTable([b"", *(self._gram_ids(v, q, tag) for v in distinct)])
                 tables[field_name, tag] = found
             return found
 
@@ -398,25 +419,28 @@ class Encoder:
             suffix = name.encode("ascii") + b'"]'
             values = display[name]
             valid = values.is_not_null().to_numpy()
-            # map() over prepared lists keeps the per-value Python overhead near the cost of
-            # the AES-GCM call itself (the dominant cost of pseudonymising).
             if values.null_count():
                 associated = [prefixes[i] + suffix for i in np.flatnonzero(valid).tolist()]
             else:
                 associated = [prefix + suffix for prefix in prefixes]
-            plain = list(map(_pad, values.drop_nulls().to_list()))
-            count = len(plain)
+            plain, sizes = _padded(values.drop_nulls())
+            count = len(sizes)
+            ends = np.cumsum(sizes).tolist()
+            joined = plain.tobytes()
+            # Bytes slices of one padded buffer: no per-value padding in Python.
+            texts = [joined[start:end] for start, end in zip([0, *ends], ends, strict=False)]
             # Random 96-bit nonces under a fresh per-extract key: 11 fields x 1M rows is far
             # below the 2^32 values NIST SP 800-38D allows, and they say nothing about the row.
             pool = self._random_bytes(_NONCE_BYTES * count)
             nonces = [pool[i : i + _NONCE_BYTES] for i in range(0, len(pool), _NONCE_BYTES)]
-            sealed = list(map(encrypt, nonces, plain, associated))
+            # map() keeps the per-value Python overhead near the cost of the AES-GCM call.
             pieces: list[bytes] = [b""] * (2 * count)
             pieces[0::2] = nonces
-            pieces[1::2] = sealed
+            pieces[1::2] = map(encrypt, nonces, texts, associated)
             lengths = np.zeros(height, np.int64)
-            lengths[valid] = np.fromiter(map(len, sealed), np.int64, count) + _NONCE_BYTES
-            out.append(joined_binary(sealed_column(name), b"".join(pieces), lengths, valid))
+            lengths[valid] = sizes + _SEAL_OVERHEAD
+            sealed = b"".join(pieces)
+            out.append(joined_binary(sealed_column(name), sealed, lengths, valid))
         return out
 
 
@@ -456,20 +480,42 @@ def _block_ids(materials: Sequence[str]) -> bytes:
     )
 
 
-_CLASSES: Final = SEALED_SIZE_CLASSES
-# Zero padding by UTF-8 length, for every length that fits the largest class.
-_PADDING: Final = tuple(
-    bytes(next(c for c in _CLASSES if n + 2 <= c) - n - 2) for n in range(_CLASSES[-1] - 1)
-)
+_CLASSES: Final = np.array(SEALED_SIZE_CLASSES, np.int64)
+_SEAL_OVERHEAD: Final = _NONCE_BYTES + 16  # nonce and GCM tag
+_MAX_SEALED: Final = 0xFFFF
 
 
-def _pad(value: bytes) -> bytes:
-    """contract.pad_sealed of an already UTF-8 value, inlined for speed (a test compares them)."""
-    size = len(value)
-    if size < len(_PADDING):
-        return size.to_bytes(2, "big") + value + _PADDING[size]
+def _padded(values: pl.Series) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """contract.pad_sealed of every (UTF-8, non-null) value, joined end to end, and the padded
+    size of each: built in bulk from the Arrow buffers (a test compares it with pad_sealed)."""
+    array = values.to_arrow().cast(pa.large_binary())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    count = len(array)
+    if not count:
+        return np.zeros(0, np.uint8), np.zeros(0, np.int64)
+    _, offset_buffer, data_buffer = array.buffers()
+    assert offset_buffer is not None and data_buffer is not None
+    offsets = np.frombuffer(offset_buffer, np.int64)[array.offset : array.offset + count + 1]
+    data = np.frombuffer(data_buffer, np.uint8)[offsets[0] : offsets[-1]]
+    lengths = np.diff(offsets)
+    if count and int(lengths.max()) > _MAX_SEALED:
+        raise ValueError("a sealed value is at most 65535 bytes")
+    framed = lengths + 2
+    slot = np.searchsorted(_CLASSES, framed)
     last = _CLASSES[-1]
-    return size.to_bytes(2, "big") + value + bytes(-(-(size + 2) // last) * last - size - 2)
+    sizes = np.where(
+        slot < len(_CLASSES),
+        _CLASSES[np.minimum(slot, len(_CLASSES) - 1)],
+        -(-framed // last) * last,
+    )
+    starts = np.cumsum(sizes) - sizes
+    plain = np.zeros(int(sizes.sum()), np.uint8)
+    plain[starts] = lengths >> 8  # 2-byte big-endian length, then the value, then zeros
+    plain[starts + 1] = lengths & 0xFF
+    shift = np.repeat(starts + 2 - (offsets[:-1] - offsets[0]), lengths)
+    plain[shift + np.arange(len(data), dtype=np.int64)] = data
+    return plain, sizes
 
 
 def shuffled(
@@ -480,4 +526,5 @@ def shuffled(
     Sorting by random 64-bit keys; ties (2^-64 per pair) keep export order, which is harmless.
     """
     keys = np.frombuffer(random_bytes(8 * frame.height), np.uint64)
-    return frame[np.argsort(keys, kind="stable")]
+    # Rechunked first: a gather across the reader's many chunks cost 8 s per 1M rows, not 1.
+    return frame.rechunk()[np.argsort(keys, kind="stable")]

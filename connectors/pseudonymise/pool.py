@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Final
 from uuid import UUID
 
 import polars as pl
+import pyarrow as pa
 
 from connectors.pseudonymise.blocking import BLOCKING_KEYS
+from connectors.pseudonymise.bloom import compile_kernels
 from connectors.pseudonymise.keys import MatchingKey
 from contract import (
     BLOCK_PREFIX,
@@ -81,11 +83,11 @@ def encode_in_worker(
 
 
 def macs_in_worker(
-    matching_key: MatchingKey, local_key: bytes, column: str, values: list[bytes]
+    matching_key: MatchingKey, local_key: bytes, column: str, values: pa.Array
 ) -> bytes:
-    """The MACs of one keyed column's distinct values, joined end to end."""
+    """The MACs of one keyed column's distinct values (binary), joined end to end."""
     key, _, width = _worker_encoder(matching_key, local_key)._keyed_inputs()[column]
-    return b"".join(key.many(values, width))
+    return b"".join(key.many(values.to_pylist(), width))
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,9 @@ class EncodingPool:
 
 
 def _warm_up() -> None:
-    """Run once in each new worker: unpickling it imports the package (polars, numpy, crypto)."""
+    """Run once in each new worker: unpickling it imports the package (polars, numpy, crypto);
+    compiling the filter kernel here overlaps it with the parent's reading and normalising."""
+    compile_kernels()
 
 
 @contextlib.contextmanager

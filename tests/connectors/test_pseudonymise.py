@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import hmac
 import pickle
 import stat
@@ -19,7 +20,7 @@ import pytest
 from connectors import pseudonymise as ps
 from connectors.errors import KeyFileError, PackageError, SealError
 from connectors.package import expected_schema
-from connectors.pseudonymise.encoder import _pad
+from connectors.pseudonymise.encoder import _padded
 from connectors.pseudonymise.keys import Hmac, _associated_prefix
 from connectors.pseudonymise.pool import encode_in_worker, macs_in_worker
 from connectors.record import NORMALISED_COLUMNS
@@ -116,8 +117,77 @@ def test_known_answers_pin_epoch_token_ref_block_and_digest(encoder: ps.Encoder)
     assert name is not None and name[:16].hex() == "51979d69edba418a2b3cc0d4176276af"
     # The digest decides comparability between companies: changing it is a contract change.
     assert encoding_digest(encoder.parameters) == (
-        "sha256:336a356a0a537cfd11ffe4ee8e53c2a8732f51d3742a1eaabaeb49a929cb74aa"
+        "sha256:e50ecb6c57bf0a08cd10aa3ed7f92285c793e0f2360cdde943c9e5dea09ea08b"
     )
+
+
+# SHA-256 (first 16 hex digits) over each filter and sealed column of KNOWN_ROWS, encoded with
+# fixed keys and fixed nonces. Pinned from the per-record encoder before it was vectorised
+# (commit 895c481), so the bulk code paths must reproduce it bit for bit; the two sealed
+# columns added later were pinned when they were added.
+KNOWN_ROWS: tuple[dict[str, Any], ...] = (
+    {},
+    {"first_name_key": "oberg", "last_name_key": "asa", "first_name": "Öberg", "last_name": "Åsa"},
+    {
+        "first_name_key": "maximiliana charlotte",
+        "last_name_key": "von der lippe",
+        "first_name": "Maximiliana-Charlotte",
+        "last_name": "von der Lippe",
+        "birth_date": date(1999, 12, 31),
+    },
+    {"first_name_key": None, "email": None, "phone": None},
+    {"last_name_key": None, "birth_date": None, "street_address": "x" * 70},
+    {"first_name_key": "zoe", "last_name_key": "ab", "city": "Göteborg", "apartment_number": None},
+)
+KNOWN_COLUMN_DIGESTS = {
+    "filter_name__dob_first": "2bcd2462d222b3a6",
+    "filter_name__dob_last": "2f9ada3f4c568518",
+    "filter_name__dob_initials": "49416aba3ebb0ff3",
+    "filter_name__names_yob": "ee5fb1f3cd49e706",
+    "filter_birth_date__dob_first": "1b059d3d34eec3cf",
+    "filter_birth_date__dob_last": "e88b0edd81627264",
+    "filter_birth_date__dob_initials": "4aee24fbeadca725",
+    "filter_birth_date__names_yob": "d506cf1cc7a19f4c",
+    "sealed_national_id": "3434c972475ca745",
+    "sealed_first_name": "1695d4f57af4f991",
+    "sealed_last_name": "a29d0dd11592284b",
+    "sealed_birth_date": "9ce6c735c5e37924",
+    "sealed_street_address": "6c0dddd9b055fee8",
+    "sealed_postal_code": "8635d421effdec79",
+    "sealed_city": "1589b6960d219bec",
+    "sealed_apartment_number": "8025268915876901",
+    "sealed_contract_id": "5c8847d59dc000dd",
+    # Sealed since tenant_role and sublet_approved left the plain columns (issue 9).
+    "sealed_tenant_role": "40a3546256d2780f",
+    "sealed_sublet_approved": "774a13ccc6bed4e8",
+    "sealed_phone": "562202bc7a477497",
+    "sealed_email": "7fc91cfcac07c562",
+}
+
+
+def _column_digest(column: pl.Series) -> str:
+    digest = hashlib.sha256()
+    for value in column.to_list():
+        digest.update(b"\0" if value is None else b"\1" + len(value).to_bytes(4, "big") + value)
+    return digest.hexdigest()[:16]
+
+
+def test_known_answers_pin_every_filter_and_sealed_column(
+    make_rows: Callable[..., pl.DataFrame],
+) -> None:
+    def repeating(start: int) -> Callable[[int], bytes]:
+        return lambda n: bytes((start + i) % 256 for i in range(n))
+
+    encoder = ps.Encoder(
+        ps.new_matching_key(repeating(0)), repeating(32)(32), random_bytes=repeating(64)
+    )
+    out = encoder.encode(make_rows(*KNOWN_ROWS), EXTRACT, bytes(range(100, 132)))
+    digests = {
+        name: _column_digest(out[name])
+        for name in out.columns
+        if name.startswith(("filter_", "sealed_"))
+    }
+    assert digests == KNOWN_COLUMN_DIGESTS
 
 
 def test_same_key_gives_same_digest_and_tokens_other_key_differs(encoder: ps.Encoder) -> None:
@@ -273,9 +343,13 @@ def test_sealed_lengths_show_only_the_size_class() -> None:
     short = ps.seal(key, EXTRACT, "ab" * 16, "first_name", "Li")
     longer = ps.seal(key, EXTRACT, "ab" * 16, "first_name", "Maximiliana-Charlotte")
     assert len(short) == len(longer) == 12 + 32 + 16
-    for value in ["", "Åsa", "x" * 29, "x" * 30, "x" * 254, "x" * 300]:
+    values = ["", "Åsa", "x" * 29, "x" * 30, "x" * 62, "x" * 254, "x" * 300, "ö" * 200]
+    # The encoder pads a whole column at once; each value must equal contract.pad_sealed.
+    joined, sizes = _padded(pl.Series(values).cast(pl.Binary))
+    assert joined.tobytes() == b"".join(pad_sealed(v) for v in values)
+    assert sizes.tolist() == [len(pad_sealed(v)) for v in values]
+    for value in values:
         padded = pad_sealed(value)
-        assert _pad(value.encode()) == padded
         assert len(padded) in SEALED_SIZE_CLASSES or len(padded) % SEALED_SIZE_CLASSES[-1] == 0
         assert (
             ps.open_sealed(
@@ -414,6 +488,14 @@ def test_encode_output_follows_the_contract_and_opens(
     )
     # contract periods and types travel in plain columns, so they are not sealed twice
     assert "sealed_contract_end" not in out.columns
+    # tenant_role and sublet_approved, which no rule uses, are sealed, not plain (issue 9)
+    assert "tenant_role" not in out.columns and "sublet_approved" not in out.columns
+    assert ps.open_sealed(data_key, EXTRACT, ref, "tenant_role", out["sealed_tenant_role"][1]) == (
+        "primary"
+    )
+    assert out["sealed_tenant_role"][2] is None
+    sublet = out["sealed_sublet_approved"][1]
+    assert ps.open_sealed(data_key, EXTRACT, ref, "sublet_approved", sublet) == "false"
     assert ps.open_sealed(data_key, EXTRACT, ref, "first_name", out["sealed_first_name"][1]) == (
         "Åsa"
     )
@@ -599,7 +681,7 @@ def test_two_extracts_share_only_the_documented_deterministic_columns(
     # Within an epoch tokens, blocking keys, filters, refs and the plain contract columns are
     # equal (matching needs them);
     # sealed values share nothing, not even their nonces.
-    deterministic = ("token_", "block_", "filter_", "contract_", "tenant_role", "sublet_approved")
+    deterministic = ("token_", "block_", "filter_", "contract_")
     joined = first.join(second, on="ref", suffix="_2")
     assert joined.height == frame.height
     for column in first.columns:

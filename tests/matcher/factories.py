@@ -99,8 +99,6 @@ def records_frame(
     data["contract_start"] = [date(2020, 1, 1)] * rows + [t.start for t in planted]
     data["contract_end"] = [date(2020, 6, 1)] * rows + [t.end for t in planted]
     data["contract_type"] = ["storage"] * rows + [t.contract_type for t in planted]
-    data["tenant_role"] = ["primary"] * n
-    data["sublet_approved"] = [None] * n
     for i, tenancy in enumerate(planted):
         data["token_national_id"][rows + i] = tenancy.national_token
     return pl.DataFrame(data, schema={k: getattr(pl, v) for k, v in columns.items()})
