@@ -19,13 +19,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from contract import Manifest
 from matcher.actions import extracts as extract_actions
-from matcher.api.deps import AppState, Principal, app_state, connection, record, require
+from matcher.api.deps import AppState, Conn, Principal, app_state, record, require
 from matcher.api.intake import ManifestVerdict, check_manifest, check_records
 from matcher.core.audit import Outcome
 from matcher.errors import (
@@ -371,7 +371,7 @@ async def post_extract(
 @router.get("/extracts")
 def get_extracts(
     principal: Annotated[Principal, Depends(require("data_officer", "admin"))],
-    conn: Annotated[Connection, Depends(connection)],
+    conn: Conn,
 ) -> list[ExtractOut]:
     """Data officers see their own company's extracts; admins see all."""
     return [ExtractOut.of(e) for e in extract_actions.list_extracts(conn, principal, utcnow())]
@@ -381,6 +381,6 @@ def get_extracts(
 def get_one_extract(
     extract_id: str,
     principal: Annotated[Principal, Depends(require("data_officer", "admin"))],
-    conn: Annotated[Connection, Depends(connection)],
+    conn: Conn,
 ) -> ExtractOut:
     return ExtractOut.of(extract_actions.read_extract(conn, principal, extract_id, utcnow()))

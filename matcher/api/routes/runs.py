@@ -12,12 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from matcher.actions import runs
 from matcher.actions.runs import RunSummary, start_run
-from matcher.api.deps import AppState, Principal, app_state, connection, require
+from matcher.api.deps import AppState, Conn, Principal, app_state, require
 from matcher.store.database import utcnow
 
 __all__ = ["router"]
@@ -72,7 +71,7 @@ async def post_run(
 @router.get("/runs")
 def get_runs(
     admin: Admin,
-    conn: Annotated[Connection, Depends(connection)],
+    conn: Conn,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[RunOut]:
     """The latest runs, newest first."""
@@ -80,7 +79,5 @@ def get_runs(
 
 
 @router.get("/runs/{run_id}")
-def get_one_run(
-    run_id: str, admin: Admin, conn: Annotated[Connection, Depends(connection)]
-) -> RunOut:
+def get_one_run(run_id: str, admin: Admin, conn: Conn) -> RunOut:
     return RunOut.of(runs.read_run(conn, admin, run_id, utcnow()))
