@@ -27,6 +27,7 @@ from matcher.errors import ConfigError
 from matcher.store import audit
 from matcher.store.blobs import BlobStore
 from matcher.store.database import create_database_engine, upgrade_engine, utcnow
+from matcher.store.extract_size import ExtractLimits
 from matcher.store.users import add_user
 
 __all__ = [
@@ -41,6 +42,13 @@ __all__ = [
 
 SETTINGS_FILE = "matcher.toml"
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
+# A large Swedish housing company has some 50,000 tenancies; 100 times that is generous.
+DEFAULT_MAX_EXTRACT_ROWS = 5_000_000
+# Decoded (Arrow) bytes of all columns: a contract-v2 row is about 1.5 kB decoded.
+DEFAULT_MAX_EXTRACT_BYTES = 8 * 1024**3
+# Tokens, filters and ciphertexts are random bytes: genuine packages decode to about 1-2 times
+# their file size. 20 leaves room for odd writers; a bomb is hundreds or thousands.
+DEFAULT_MAX_EXTRACT_COMPRESSION_RATIO = 20.0
 
 
 def default_log_origin(hostname: str | None = None) -> str:
@@ -58,6 +66,19 @@ class Settings(BaseModel):
     data_dir: Path
     database_url: str = ""
     max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, gt=0)
+    # Bounds on what an extract really holds (rows, decoded bytes, decoded/file size),
+    # checked at upload and again when `matcher run` reads it.
+    max_extract_rows: int = Field(default=DEFAULT_MAX_EXTRACT_ROWS, gt=0)
+    max_extract_bytes: int = Field(default=DEFAULT_MAX_EXTRACT_BYTES, gt=0)
+    max_extract_compression_ratio: float = Field(
+        default=DEFAULT_MAX_EXTRACT_COMPRESSION_RATIO, gt=1
+    )
+    # Per-company exceptions: company id -> its own max_extract_rows / max_extract_bytes.
+    company_max_extract_rows: dict[str, int] = Field(default_factory=dict)
+    company_max_extract_bytes: dict[str, int] = Field(default_factory=dict)
+    # An as-of date later than today (UTC) plus this many days is refused: a future date
+    # would make every later genuine package look older.
+    as_of_tolerance_days: int = Field(default=1, ge=0, le=31)
     blob_dir: Path = Path()
     reveal_kem: RevealKem = "X25519"
     reveal_private_key_path: Path = Path()
@@ -93,6 +114,14 @@ class Settings(BaseModel):
         if not self.log_origin:
             object.__setattr__(self, "log_origin", default_log_origin())
         return self
+
+    def extract_limits(self, company_id: str) -> ExtractLimits:
+        """The bounds on ``company_id``'s extracts (its exception if it has one)."""
+        return ExtractLimits(
+            max_rows=self.company_max_extract_rows.get(company_id, self.max_extract_rows),
+            max_bytes=self.company_max_extract_bytes.get(company_id, self.max_extract_bytes),
+            max_ratio=self.max_extract_compression_ratio,
+        )
 
 
 def _toml_string(value: str) -> str:
