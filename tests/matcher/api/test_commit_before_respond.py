@@ -25,7 +25,8 @@ from typing import Any
 import httpx
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import OperationalError
 
 from demo.server import free_port
 from matcher.api.deps import connection
@@ -196,3 +197,38 @@ def test_every_route_and_page_commits_before_it_responds(client: TestClient) -> 
     assert any("/web/" in path for path in using), using
     assert any("/v1/" in path for path in using), using
     assert {path: s for path, s in using.items() if s != {"function"}} == {}
+
+
+def test_a_failed_commit_answers_500_and_no_data(
+    client: TestClient, world: Callable[..., World], engine: Engine
+) -> None:
+    """The disclosure's COMMIT fails (the database went away at that moment): the client gets
+    a problem+json 500, not the fields, and neither the read row nor its entry exists."""
+    rw = build_reveal_world(client, world, engine)
+    request_id = rw.request().json()["id"]
+    assert rw.decide(request_id, "approver-b").status_code == 200
+    state = client.app.state.matcher  # type: ignore[attr-defined]
+
+    def commit_fails() -> Iterator[Connection]:
+        with state.engine.connect() as conn:
+            conn.begin()
+            yield conn
+            conn.rollback()
+            raise OperationalError("COMMIT", {}, Exception("the database went away"))
+
+    client.app.dependency_overrides[connection] = commit_fails  # type: ignore[attr-defined]
+    try:
+        with TestClient(client.app, raise_server_exceptions=False) as failing:  # type: ignore[arg-type]
+            response = failing.get(
+                f"/v1/reveal-requests/{request_id}/disclosure",
+                headers=auth(rw.token("investigator-a")),
+            )
+    finally:
+        del client.app.dependency_overrides[connection]  # type: ignore[attr-defined]
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "fields" not in response.json()
+    assert entries(engine, "disclosure.read") == []
+    with engine.connect() as conn:
+        assert conn.execute(select(disclosure_reads.c.id)).all() == []
+    assert rw.disclosure(request_id).status_code == 200  # and it works once the database does
