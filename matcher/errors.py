@@ -25,7 +25,11 @@ extract ids, column names and counts.
     │   ├── BadParquet                422 records.parquet unreadable
     │   ├── SchemaMismatch            422 columns or dtypes differ from the contract
     │   ├── ReplayedPackage           409 older than (or superseded by) the active extract
-    │   └── ExtractIdReused           409 extract id already used for different content
+    │   ├── ExtractIdReused           409 extract id already used for different content
+    │   ├── DataKeyReused             409 wrapped data key already used by another extract
+    │   ├── FutureAsOf                422 as-of date after today (beyond the clock tolerance)
+    │   ├── ExtractTooLarge           413 real rows or decoded bytes over the company's limit
+    │   └── CompressionBomb           422 decoded size / file size beyond pseudonymised data's
     ├── NoActivePolicy                409 no active policy valid on the run date: activate one
     │                                     with `matcher policies activate FILE`
     ├── RunFailed                     500 the matching run failed (the run row says why)
@@ -59,10 +63,14 @@ __all__ = [
     "BadManifest",
     "BadParquet",
     "BadSignature",
+    "CompressionBomb",
     "ConfigError",
     "ConflictError",
+    "DataKeyReused",
     "ExtractIdReused",
+    "ExtractTooLarge",
     "ForeignCompany",
+    "FutureAsOf",
     "IncomparableEncoding",
     "IntegrityMismatch",
     "InvalidInput",
@@ -209,6 +217,28 @@ class ExtractIdReused(UploadRejected):
     status = 409
     slug = "extract-id-reused"
     title = "Extract id already used"
+
+
+class DataKeyReused(UploadRejected):
+    status = 409
+    slug = "data-key-reused"
+    title = "Data key already used by another extract"
+
+
+class FutureAsOf(UploadRejected):
+    slug = "as-of-in-future"
+    title = "As-of date in the future"
+
+
+class ExtractTooLarge(UploadRejected):
+    status = 413
+    slug = "extract-too-large"
+    title = "Extract over this company's limit"
+
+
+class CompressionBomb(UploadRejected):
+    slug = "compression-bomb"
+    title = "records.parquet decompresses far beyond its size"
 
 
 class NoActivePolicy(MatcherError):

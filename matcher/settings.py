@@ -27,6 +27,7 @@ from matcher.errors import ConfigError
 from matcher.store import audit
 from matcher.store.blobs import BlobStore
 from matcher.store.database import create_database_engine, upgrade_engine, utcnow
+from matcher.store.extract_size import ExtractLimits
 from matcher.store.users import add_user
 
 __all__ = [
@@ -41,6 +42,14 @@ __all__ = [
 
 SETTINGS_FILE = "matcher.toml"
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3
+# A large Swedish housing company has some 50,000 tenancies; 100 times that is generous.
+DEFAULT_MAX_EXTRACT_ROWS = 5_000_000
+# Decoded (Arrow) bytes of all columns: a contract-v2 row of the connector is about 1.75 kB
+# decoded (measured 2026-12-03), so 5 million genuine rows fit in 10 GiB.
+DEFAULT_MAX_EXTRACT_BYTES = 10 * 1024**3
+# Tokens, filters and ciphertexts are random bytes: a connector package decodes to 1.1 times
+# its file size (measured). 20 leaves room for other writers; a bomb is hundreds or thousands.
+DEFAULT_MAX_EXTRACT_COMPRESSION_RATIO = 20.0
 
 
 def default_log_origin(hostname: str | None = None) -> str:
@@ -58,6 +67,19 @@ class Settings(BaseModel):
     data_dir: Path
     database_url: str = ""
     max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, gt=0)
+    # Bounds on what an extract really holds (rows, decoded bytes, decoded/file size),
+    # checked at upload and again when `matcher run` reads it.
+    max_extract_rows: int = Field(default=DEFAULT_MAX_EXTRACT_ROWS, gt=0)
+    max_extract_bytes: int = Field(default=DEFAULT_MAX_EXTRACT_BYTES, gt=0)
+    max_extract_compression_ratio: float = Field(
+        default=DEFAULT_MAX_EXTRACT_COMPRESSION_RATIO, gt=1
+    )
+    # Per-company exceptions: company id -> its own max_extract_rows / max_extract_bytes.
+    company_max_extract_rows: dict[str, int] = Field(default_factory=dict)
+    company_max_extract_bytes: dict[str, int] = Field(default_factory=dict)
+    # An as-of date later than today (UTC) plus this many days is refused: a future date
+    # would make every later genuine package look older.
+    as_of_tolerance_days: int = Field(default=1, ge=0, le=31)
     blob_dir: Path = Path()
     reveal_kem: RevealKem = "X25519"
     reveal_private_key_path: Path = Path()
@@ -104,6 +126,14 @@ class Settings(BaseModel):
                 f"the audit log key {self.log_private_key_path} is missing or unreadable; "
                 "`matcher init` creates it (mode 0600). Without it no checkpoint can be signed"
             ) from exc
+
+    def extract_limits(self, company_id: str) -> ExtractLimits:
+        """The bounds on ``company_id``'s extracts (its exception if it has one)."""
+        return ExtractLimits(
+            max_rows=self.company_max_extract_rows.get(company_id, self.max_extract_rows),
+            max_bytes=self.company_max_extract_bytes.get(company_id, self.max_extract_bytes),
+            max_ratio=self.max_extract_compression_ratio,
+        )
 
 
 def _toml_string(value: str) -> str:

@@ -1,9 +1,12 @@
-"""Reading extracts: the data officer's list and one extract, from the API or the page alike.
+"""Extracts: storing an accepted upload, logging a refused one, the list and one extract.
 
 Data officers see their own company's extracts, admins all. A list leaves ``extract.list``
-(naming the company when the reader is bound to one), a read ``extract.read``. The upload
-itself is streamed by the API (:mod:`matcher.api.intake` checks it) and logged there as
-``upload.accept`` / ``upload.reject``.
+(naming the company when the reader is bound to one), a read ``extract.read``. The upload body
+is streamed and checked beside the API (:mod:`matcher.api.intake`); what it then does is here,
+so every door that takes a package leaves the same entries: :func:`accept_upload` stores the
+extract and its ``upload.accept`` in the caller's transaction, :func:`record_duplicate` an
+identical retry, :func:`record_rejection` an ``upload.reject`` naming the problem slug, alone
+in its transaction (nothing else is stored).
 """
 
 from __future__ import annotations
@@ -14,12 +17,21 @@ from sqlalchemy import Connection
 
 from matcher.actions.entries import record
 from matcher.actions.principal import Principal
+from matcher.core.audit import Outcome
 from matcher.core.vocabulary import AuditAction, Role
-from matcher.errors import NotFound
+from matcher.errors import MatcherError, NotFound
+from matcher.store import audit
 from matcher.store import extracts as store
-from matcher.store.extracts import Extract
+from matcher.store.extracts import Extract, NewExtract
 
-__all__ = ["extract_object", "list_extracts", "read_extract"]
+__all__ = [
+    "accept_upload",
+    "extract_object",
+    "list_extracts",
+    "read_extract",
+    "record_duplicate",
+    "record_rejection",
+]
 
 
 def _scope(who: Principal) -> str | None:
@@ -47,3 +59,39 @@ def read_extract(conn: Connection, who: Principal, extract_id: str, now: datetim
         raise NotFound(f"no extract {extract_id}")
     record(conn, who, AuditAction.EXTRACT_READ, now, extract_object(extract.id, extract.company_id))
     return extract
+
+
+def accept_upload(conn: Connection, who: Principal, new: NewExtract, now: datetime) -> Extract:
+    """Store a verified package's extract (superseding the company's previous one) and its
+    ``upload.accept``, in the caller's transaction."""
+    stored = store.store_extract(conn, new)
+    record(conn, who, AuditAction.UPLOAD_ACCEPT, now, extract_object(stored.id, stored.company_id))
+    return stored
+
+
+def record_duplicate(conn: Connection, who: Principal, extract: Extract, now: datetime) -> None:
+    """An identical package uploaded again: nothing changes, the attempt is logged."""
+    record(
+        conn,
+        who,
+        AuditAction.UPLOAD_ACCEPT,
+        now,
+        extract_object(extract.id, extract.company_id),
+        reason="identical_package",
+    )
+
+
+def record_rejection(conn: Connection, who: Principal, error: MatcherError, now: datetime) -> None:
+    """The ``upload.reject`` entry of a refused package, reason = the problem slug.
+
+    401/403/404 refusals are logged as denied access by the app's error handler instead."""
+    if error.status in (401, 403, 404):
+        return
+    audit.append(
+        conn,
+        actor=who.actor,
+        action=AuditAction.UPLOAD_REJECT,
+        outcome=Outcome("denied", error.slug),
+        now=now,
+        object_ids={"company": who.own_company()},
+    )

@@ -32,12 +32,13 @@ from matcher.core.decisions import Denied, evaluate_run
 from matcher.core.matching.rules import RuleError, RuleSet, policy_digest, rules_from_policy
 from matcher.core.policy import Policy
 from matcher.core.vocabulary import AuditAction
-from matcher.errors import NoActivePolicy, NotFound, RunFailed
+from matcher.errors import NoActivePolicy, NotFound, RunFailed, UploadRejected
 from matcher.settings import Settings
 from matcher.store import audit
 from matcher.store.blobs import BlobStore
 from matcher.store.database import create_database_engine, utcnow
-from matcher.store.extracts import active_extracts
+from matcher.store.extract_size import ExtractLimits, measure_records
+from matcher.store.extracts import Extract, active_extracts
 from matcher.store.hits import FoundHit, upsert_hits
 from matcher.store.policies import NO_ACTIVE_HINT, active_policy
 from matcher.store.runs import Run, create_run, fail_run, finish_run, get_run, recent_runs
@@ -121,6 +122,34 @@ def _scan(path: Path) -> pl.LazyFrame:
     return scan.select(keep)
 
 
+def _readable_columns(path: Path) -> list[str]:
+    return [c for c in pl.read_parquet_schema(path) if not c.startswith(SEALED_PREFIX)]
+
+
+def _within_limits(
+    blobs: BlobStore, inputs: Sequence[Extract], limits: Callable[[str], ExtractLimits]
+) -> tuple[list[Extract], list[tuple[Extract, str]]]:
+    """The extracts the run may load, and the refused ones with the problem slug.
+
+    Each is measured batch by batch (the columns the run reads) before polars plans on it: an
+    extract stored under older limits, or written past the upload checks, must not take the
+    machine or the other companies' matching down with it."""
+    readable: list[Extract] = []
+    refused: list[tuple[Extract, str]] = []
+    for extract in inputs:
+        path = blobs.path_for(extract.blob_key)
+        try:
+            columns = _readable_columns(path)
+            measure_records(path, limits(extract.company_id), extract.company_id, columns)
+        except UploadRejected as exc:
+            refused.append((extract, exc.slug))
+        except Exception:  # an unreadable blob is refused, not fatal to the others
+            refused.append((extract, "bad-parquet"))
+        else:
+            readable.append(extract)
+    return readable, refused
+
+
 def _counts(rules: RuleSet, frame: pl.DataFrame) -> dict[str, dict[str, int]]:
     counts = {rule.id: {"strong": 0, "review": 0} for rule in rules.rules}
     if frame.height:
@@ -140,8 +169,13 @@ def execute_run(
     *,
     actor: Actor | None = None,
     participants: Sequence[str] = ("*",),
+    limits: Callable[[str], ExtractLimits] | None = None,
 ) -> RunSummary:
     """Run the engine over the active extracts and store the outcome.
+
+    ``limits`` (company id -> its extract limits; ``Settings.extract_limits``) bounds what the
+    run loads: an extract that breaks them is left out (``counts["skipped"]`` and a
+    ``run.skip_extract`` entry name it) and the other companies are matched without it.
 
     ``actor`` is who the audit entries name (default: the system account ``started_by``).
     Only the extracts of the policy's ``participants`` are matched (``"*"``: every company):
@@ -180,7 +214,24 @@ def execute_run(
             policy=ref,
         )
     try:
-        frames = {e.company_id: _scan(blobs.path_for(e.blob_key)) for e in inputs}
+        readable, refused = _within_limits(blobs, inputs, limits or _default_limits)
+        if refused:
+            with engine.begin() as conn:
+                for extract, slug in refused:
+                    audit.append(
+                        conn,
+                        actor=who,
+                        action=AuditAction.RUN_SKIP_EXTRACT,
+                        outcome=Outcome("denied", slug),
+                        now=utcnow(),
+                        object_ids={
+                            "run": run_id,
+                            "extract": extract.id,
+                            "company": extract.company_id,
+                        },
+                        policy=ref,
+                    )
+        frames = {e.company_id: _scan(blobs.path_for(e.blob_key)) for e in readable}
         found = find(frames, rules, run_date)
         hits = [
             FoundHit(
@@ -212,6 +263,7 @@ def execute_run(
                     "still_present": merged.still_present,
                     "reopened": merged.reopened,
                     "resolved_by_data": merged.resolved_by_data,
+                    "skipped": {e.company_id: slug for e, slug in refused},
                 },
             )
             _finished(conn, who, run_id, ref, "succeeded")
@@ -225,6 +277,10 @@ def execute_run(
         run = get_run(conn, run_id)
     assert run is not None
     return RunSummary.of(run)
+
+
+def _default_limits(_company: str) -> ExtractLimits:
+    return Settings(data_dir=Path()).extract_limits(_company)
 
 
 def _finished(conn: Connection, who: Actor, run_id: str, ref: PolicyRef, status: str) -> None:
@@ -305,6 +361,7 @@ def start_run(
             find,
             actor=who,
             participants=policy.participants,
+            limits=settings.extract_limits,
         )
     finally:
         if own_engine:

@@ -35,6 +35,7 @@ from matcher.store.users import user_for_token
 __all__ = [
     "ANONYMOUS",
     "AppState",
+    "Conn",
     "Principal",
     "app_state",
     "connection",
@@ -62,9 +63,20 @@ def app_state(request: Request) -> AppState:
 
 
 def connection(state: Annotated[AppState, Depends(app_state)]) -> Iterator[Connection]:
-    """A connection in one transaction for the request, committed when the route returns."""
+    """A connection in one transaction for the request, committed when the route returns.
+
+    Declare it only through :data:`Conn`: that uses ``scope="function"``, so the COMMIT runs
+    after the route function has returned and before the response is sent. With the default
+    (request) scope FastAPI would send the response first and commit afterwards, and a crash
+    in between would lose a disclosure's audit entry or an acknowledged change. If the commit
+    fails, the error reaches the problem handlers and the client gets a 500 and no body.
+    """
     with state.engine.begin() as conn:
         yield conn
+
+
+Conn = Annotated[Connection, Depends(connection, scope="function")]
+"""The request's connection, committed before the response leaves (see :func:`connection`)."""
 
 
 _bearer = HTTPBearer(auto_error=False, description="A Crosscheck API token: cc_...")

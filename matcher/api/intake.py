@@ -3,14 +3,18 @@
 Manifest checks (:func:`check_manifest`) need only manifest.json and the database, so the
 route runs them as soon as the manifest part has arrived, before the records part is streamed,
 and again in the storing transaction. Records checks (:func:`check_records`) run on the
-received file. Every rejection is one :class:`~matcher.errors.UploadRejected` whose message
-names what was wrong and what to do, with company ids and column names but no record values.
+received file: its real rows and decoded size are measured batch by batch against the
+company's limits (:mod:`matcher.store.extract_size`) before anything else reads it, because
+the row count in the manifest and the Parquet footer is only what the writer claims. Every
+rejection is one :class:`~matcher.errors.UploadRejected` whose message names what was wrong and
+what to do, with company ids and column names but no record values.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -34,8 +38,11 @@ from matcher.crypto import verify_manifest_signature
 from matcher.errors import (
     BadManifest,
     BadParquet,
+    DataKeyReused,
     ExtractIdReused,
+    ExtractTooLarge,
     ForeignCompany,
+    FutureAsOf,
     IncomparableEncoding,
     IntegrityMismatch,
     ReplayedPackage,
@@ -45,10 +52,18 @@ from matcher.errors import (
     UnsupportedContract,
 )
 from matcher.store.companies import get_company
-from matcher.store.extracts import Extract, active_extract, active_extracts, get_extract
+from matcher.store.extract_size import ExtractLimits, measure_records
+from matcher.store.extracts import (
+    Extract,
+    active_extract,
+    active_extracts,
+    extract_with_data_key,
+    get_extract,
+)
 
 __all__ = [
     "SUPPORTED_CONTRACT_VERSIONS",
+    "IntakeBounds",
     "ManifestVerdict",
     "check_manifest",
     "check_records",
@@ -119,8 +134,21 @@ def _check_encoding_fields(encoding: EncodingParameters) -> None:
         )
 
 
+@dataclass(frozen=True)
+class IntakeBounds:
+    """What a package may claim: the company's limits, and today for the as-of date."""
+
+    limits: ExtractLimits
+    today: date
+    as_of_tolerance: timedelta = timedelta(days=1)
+
+
 def check_manifest(
-    conn: Connection, raw: bytes, uploader_company: str, reveal_fingerprint: str
+    conn: Connection,
+    raw: bytes,
+    uploader_company: str,
+    reveal_fingerprint: str,
+    bounds: IntakeBounds,
 ) -> ManifestVerdict:
     """Every check that needs only the manifest, in the documented order."""
     manifest = parse_manifest(raw)
@@ -182,6 +210,16 @@ def check_manifest(
                 "tokens would not be comparable: use the shared connector settings",
                 other.company_id,
             )
+    _check_claims(manifest, bounds)
+    reused = extract_with_data_key(conn, manifest.wrapped_data_key, str(manifest.extract_id))
+    if reused is not None:
+        # Two extracts under one data key: destroying one's key (retention) would not make
+        # its sealed fields unreadable, and a reveal could open the other's ciphertexts.
+        raise DataKeyReused(
+            f"the manifest's wrapped data key is already used by extract {reused}; every "
+            "extract needs a fresh data key: package the extract again with `connector "
+            "pseudonymise` (do not copy manifest.json between packages)"
+        )
     active = active_extract(conn, company_id)
     if active is not None and manifest.as_of < active.as_of:
         raise ReplayedPackage(
@@ -189,6 +227,23 @@ def check_manifest(
             f"{company_id} (as of {active.as_of}); a replayed old package is refused"
         )
     return ManifestVerdict(manifest, None)
+
+
+def _check_claims(manifest: Manifest, bounds: IntakeBounds) -> None:
+    latest = bounds.today + bounds.as_of_tolerance
+    if manifest.as_of > latest:
+        raise FutureAsOf(
+            f"the package is as of {manifest.as_of}, after today ({bounds.today}, with a "
+            f"tolerance of {bounds.as_of_tolerance.days} day(s)); a future as-of date would make "
+            "every later package look older. Check the export's date and the clock of the "
+            "connector's machine, and package again with the right `--as-of`"
+        )
+    if manifest.row_count > bounds.limits.max_rows:
+        raise ExtractTooLarge(
+            f"the manifest announces {manifest.row_count} rows; the limit for company "
+            f"{manifest.company_id} is {bounds.limits.max_rows} rows (max_extract_rows); ask "
+            "the operator to raise the limit if the register really is that large"
+        )
 
 
 def expected_columns(encoding: EncodingParameters) -> dict[str, str]:
@@ -202,17 +257,18 @@ def expected_columns(encoding: EncodingParameters) -> dict[str, str]:
     return columns
 
 
-def check_records(path: Path, size_sha256: str, manifest: Manifest) -> None:
-    """Hash, row count, readability and exact schema of the received records file."""
+def check_records(path: Path, size_sha256: str, manifest: Manifest, limits: ExtractLimits) -> None:
+    """Hash, real size, row count, readability and exact schema of the received records file."""
     if size_sha256 != manifest.records_sha256:
         raise IntegrityMismatch(
             f"records.parquet has SHA-256 {size_sha256}, the manifest says "
             f"{manifest.records_sha256}; the file was changed or cut off: upload the package "
             "again as written by the connector"
         )
+    # Before polars plans anything on it: the real rows and decoded bytes, bounded.
+    rows = measure_records(path, limits, manifest.company_id).rows
     try:
         schema = pl.read_parquet_schema(path)
-        rows = int(pl.scan_parquet(path).select(pl.len()).collect().item())
     except Exception as exc:  # polars raises several types for a damaged file
         raise BadParquet(
             "records.parquet can not be read as Parquet; package the extract again"

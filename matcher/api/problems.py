@@ -26,6 +26,10 @@ uploader) map the ``type`` URIs below to their own messages:
     <PROBLEM_BASE>schema-mismatch        422  columns or dtypes differ from the contract
     <PROBLEM_BASE>replayed-package       409  older than the company's active extract
     <PROBLEM_BASE>extract-id-reused      409  the extract id names different content
+    <PROBLEM_BASE>data-key-reused        409  the wrapped data key is another extract's
+    <PROBLEM_BASE>as-of-in-future        422  as-of date after today (1 day clock tolerance)
+    <PROBLEM_BASE>extract-too-large      413  real rows or decoded bytes over the limit
+    <PROBLEM_BASE>compression-bomb       422  decodes to far more than pseudonymised data can
     <PROBLEM_BASE>no-active-policy       409  a run needs an active policy
     <PROBLEM_BASE>run-failed             500  the matching run failed
     <PROBLEM_BASE>internal               500  anything else (details only in the server log)

@@ -130,4 +130,9 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
         f"{counts.get('reopened', 0)} reopened, {counts.get('resolved_by_data', 0)} resolved "
         "by data since the previous run"
     )
+    for company, reason in sorted(counts.get("skipped", {}).items()):
+        ctx.say(
+            f"left out: company {company}'s extract ({reason}: over the extract limits in "
+            "matcher.toml); the other companies were matched without it"
+        )
     return 0

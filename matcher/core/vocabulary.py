@@ -70,6 +70,7 @@ class AuditAction(StrEnum):
     EXTRACT_READ = "extract.read"
     RUN_START = "run.start"
     RUN_FINISH = "run.finish"
+    RUN_SKIP_EXTRACT = "run.skip_extract"
     RUN_READ = "run.read"
     RUN_LIST = "run.list"
     COMPANY_CREATE = "company.create"

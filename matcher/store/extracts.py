@@ -23,6 +23,7 @@ __all__ = [
     "NewExtract",
     "active_extract",
     "active_extracts",
+    "extract_with_data_key",
     "get_extract",
     "list_extracts",
     "refs_holding_token",
@@ -182,3 +183,14 @@ def refs_holding_token(
         if rows.height:
             found[extract.company_id] = set(rows[REF_COLUMN].to_list())
     return found
+
+
+def extract_with_data_key(conn: Connection, wrapped_data_key: str, other_than: str) -> str | None:
+    """The id of an extract (any status) other than ``other_than`` whose wrapped data key is
+    ``wrapped_data_key``, or None. A key destroyed by retention (NULL) matches nothing."""
+    row = conn.execute(
+        select(extracts.c.id)
+        .where(extracts.c.wrapped_data_key == wrapped_data_key, extracts.c.id != other_than)
+        .limit(1)
+    ).first()
+    return None if row is None else str(row.id)

@@ -19,7 +19,7 @@ from matcher.actions import admin as actions
 from matcher.actions import runs
 from matcher.actions.principal import Principal
 from matcher.actions.runs import start_run
-from matcher.api.deps import AppState, app_state, connection
+from matcher.api.deps import AppState, Conn, app_state
 from matcher.core import limits
 from matcher.core.vocabulary import COMPANY_ROLES, ROLES
 from matcher.errors import ConflictError, InvalidInput, NoActivePolicy, RunFailed
@@ -35,7 +35,6 @@ router = APIRouter(
 )
 
 Admin = Annotated[Principal, Depends(signed_in("admin"))]
-Conn = Annotated[Connection, Depends(connection)]
 # Forms commit in their own transaction before redirecting (the request-scoped connection
 # may commit only after the response has gone out, and the redirect would race it).
 State = Annotated[AppState, Depends(app_state)]

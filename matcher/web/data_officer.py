@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import Connection
 from starlette.responses import Response
 
 from matcher.actions.extracts import list_extracts
 from matcher.actions.principal import Principal
-from matcher.api.deps import connection
+from matcher.api.deps import Conn
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import signed_in
@@ -25,7 +24,7 @@ router = APIRouter(prefix="/web", include_in_schema=False, dependencies=[Depends
 def extracts_page(
     request: Request,
     principal: Annotated[Principal, Depends(signed_in("data_officer"))],
-    conn: Annotated[Connection, Depends(connection)],
+    conn: Conn,
 ) -> Response:
     # The store filters by company: this page can not list another company's extracts.
     items = list(reversed(list_extracts(conn, principal, datetime.now(UTC))))

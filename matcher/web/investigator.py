@@ -20,7 +20,7 @@ from starlette.responses import Response
 from matcher.actions import hits as hit_actions
 from matcher.actions import reveal as flow
 from matcher.actions.hits import QueueFilter
-from matcher.api.deps import AppState, Principal, app_state, connection
+from matcher.api.deps import AppState, Conn, Principal, app_state
 from matcher.core.vocabulary import BANDS, HIT_STATUSES, OUTCOME_REASONS, OUTCOMES
 from matcher.errors import NotFound
 from matcher.store import reveal as store
@@ -35,7 +35,6 @@ __all__ = ["AGES", "BANDS", "hit_page_context", "router"]
 router = APIRouter(prefix="/web", include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 Reader = Annotated[Principal, Depends(signed_in("investigator", "approver"))]
-Conn = Annotated[Connection, Depends(connection)]
 
 AGES = (7, 30, 90)  # "first seen at least N days ago": what is getting stale
 

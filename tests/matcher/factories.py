@@ -170,3 +170,74 @@ class World:
     reveal_fingerprint: str
     companies: dict[str, CompanyKit]
     auditor_token: str
+
+
+def constant_records(encoding: EncodingParameters, rows: int, group_rows: int = 1_000_000) -> bytes:
+    """A records.parquet of ``rows`` identical rows with the contract's exact schema, written
+    row group by row group from dictionary-encoded columns: 20 million rows take ~1 MB on
+    disk and a few hundred MB of test memory at most. What a hostile uploader sends."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = expected_columns(encoding)
+    arrow_types = {"String": pa.string(), "Binary": pa.binary(), "Date": pa.date32()}
+    values: dict[str, Any] = {
+        "ref": "0" * 32,
+        "contract_start": date(2020, 1, 1),
+        "contract_end": date(2020, 6, 1),
+        "contract_type": "residential",
+        "tenant_role": "primary",
+        "sublet_approved": None,
+    }
+    group = min(rows, group_rows)
+    indices = pa.array(np.zeros(group, dtype=np.int32))
+
+    def column(name: str, dtype: str, n: int) -> pa.Array:
+        if name == "sublet_approved":
+            return pa.nulls(n, pa.bool_())
+        value = values.get(name, b"\x5a" * 32)
+        dictionary = pa.array([value], arrow_types.get(dtype, pa.string()))
+        return pa.DictionaryArray.from_arrays(indices[:n], dictionary)
+
+    def batch(n: int) -> pa.Table:
+        return pa.table({name: column(name, dtype, n) for name, dtype in columns.items()})
+
+    buffer = io.BytesIO()
+    schema = batch(1).schema
+    with pq.ParquetWriter(buffer, schema, compression="zstd", store_schema=False) as writer:
+        left = rows
+        while left:
+            n = min(left, group)
+            writer.write_table(batch(n), row_group_size=n)
+            left -= n
+    return buffer.getvalue()
+
+
+def package_of(
+    kit: CompanyKit,
+    reveal_fingerprint: str,
+    records: bytes,
+    row_count: int,
+    *,
+    as_of: date = date(2026, 3, 1),
+    seed: int = 1,
+    wrapped_data_key: str | None = None,
+    encoding: EncodingParameters = ENCODING,
+) -> Package:
+    """A correctly signed package around ``records`` (any bytes), claiming ``row_count``."""
+    rng = random.Random(f"{kit.id}-raw-{seed}")
+    unsigned = Manifest(
+        company_id=kit.id,
+        extract_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+        as_of=as_of,
+        created_at=datetime(2026, 3, 2, 12, 0, tzinfo=UTC),
+        matching_key_epoch="epoch-1",
+        reveal_key_fingerprint=reveal_fingerprint,
+        encoding=encoding,
+        encoding_digest=encoding_digest(encoding),
+        row_count=row_count,
+        records_sha256=hashlib.sha256(records).hexdigest(),
+        wrapped_data_key=wrapped_data_key or base64.b64encode(rng.randbytes(80)).decode(),
+    )
+    return Package(kit.sign(unsigned), records, pl.DataFrame())

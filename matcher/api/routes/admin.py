@@ -11,10 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection
 
 from matcher.actions import admin as actions
-from matcher.api.deps import Principal, connection, require
+from matcher.api.deps import Conn, Principal, require
 from matcher.core import limits
 from matcher.store.companies import Company
 from matcher.store.database import utcnow
@@ -25,7 +24,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["admin"])
 
 Admin = Annotated[Principal, Depends(require("admin"))]
-Conn = Annotated[Connection, Depends(connection)]
 
 
 class CompanyIn(BaseModel):

@@ -15,10 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
-from sqlalchemy import Connection
 
 from matcher.actions import audit_reads
-from matcher.api.deps import AppState, Principal, app_state, connection, require
+from matcher.api.deps import AppState, Conn, Principal, app_state, require
 from matcher.core import limits
 from matcher.store import audit
 from matcher.store.database import utcnow
@@ -29,7 +28,6 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 Auditor = Annotated[Principal, Depends(require("auditor"))]
 Verifier = Annotated[Principal, Depends(require("auditor", "admin"))]
-Conn = Annotated[Connection, Depends(connection)]
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)

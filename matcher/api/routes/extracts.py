@@ -4,14 +4,16 @@ The upload body is ``multipart/form-data`` with parts ``manifest`` (manifest.jso
 ``records`` (records.parquet). It is parsed as it streams: the records part goes straight to a
 temporary file in the blob folder while it is hashed and counted, never into memory, and the
 manifest is verified as soon as it has arrived (the connector sends it first), so a package
-that will be refused is refused before gigabytes are read. Nothing is stored on a rejection
-except its audit entry (``upload.reject`` with the problem slug, in its own transaction); an
-accepted upload's entry (``upload.accept``) commits with the extract.
+that will be refused is refused before gigabytes are read. The route only parses and answers:
+the checks are :mod:`matcher.api.intake`'s, the storing and the entries are the actions in
+:mod:`matcher.actions.extracts`. Nothing is stored on a rejection except its audit entry
+(``upload.reject`` with the problem slug, in its own transaction); an accepted upload's entry
+(``upload.accept``) commits with the extract, before the 201 is sent.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
@@ -19,29 +21,23 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from contract import Manifest
 from matcher.actions import extracts as extract_actions
-from matcher.api.deps import AppState, Principal, app_state, connection, record, require
-from matcher.api.intake import ManifestVerdict, check_manifest, check_records
-from matcher.core.audit import Outcome
+from matcher.api.deps import AppState, Conn, Principal, app_state, require
+from matcher.api.intake import IntakeBounds, ManifestVerdict, check_manifest, check_records
 from matcher.errors import (
     ConflictError,
     MalformedUpload,
     MatcherError,
     PayloadTooLarge,
 )
-from matcher.store import audit
 from matcher.store.blobs import PendingBlob
 from matcher.store.database import utcnow
-from matcher.store.extracts import (
-    Extract,
-    NewExtract,
-    store_extract,
-)
+from matcher.store.extracts import Extract, NewExtract
 from matcher.store.tables import extracts as extracts_table
 
 __all__ = ["router"]
@@ -190,9 +186,20 @@ def _check_length(request: Request, limit: int) -> None:
         )
 
 
+def _bounds(state: AppState, company: str) -> IntakeBounds:
+    settings = state.settings
+    return IntakeBounds(
+        limits=settings.extract_limits(company),
+        today=utcnow().date(),
+        as_of_tolerance=timedelta(days=settings.as_of_tolerance_days),
+    )
+
+
 def _verify_manifest(state: AppState, raw: bytes, company: str) -> ManifestVerdict:
     with state.engine.connect() as conn:
-        return check_manifest(conn, raw, company, state.reveal_key_fingerprint)
+        return check_manifest(
+            conn, raw, company, state.reveal_key_fingerprint, _bounds(state, company)
+        )
 
 
 def _store(
@@ -206,18 +213,21 @@ def _store(
         return verdict.duplicate, False
     manifest: Manifest = verdict.manifest
     records.finish()
-    check_records(records.path, records.sha256, manifest)
+    check_records(records.path, records.sha256, manifest, state.settings.extract_limits(company))
     size = records.size
     key = state.blobs.commit(records)
     try:
         with state.engine.begin() as conn:
             # Checked again inside the transaction that stores: another upload may have
             # landed between the first check and now.
-            verdict = check_manifest(conn, raw, company, state.reveal_key_fingerprint)
+            verdict = check_manifest(
+                conn, raw, company, state.reveal_key_fingerprint, _bounds(state, company)
+            )
             if verdict.duplicate is not None:
                 return verdict.duplicate, False
-            stored = store_extract(
+            stored = extract_actions.accept_upload(
                 conn,
+                principal,
                 NewExtract(
                     id=str(manifest.extract_id),
                     company_id=company,
@@ -234,8 +244,8 @@ def _store(
                     reveal_key_fingerprint=manifest.reveal_key_fingerprint,
                     wrapped_data_key=manifest.wrapped_data_key,
                 ),
+                utcnow(),
             )
-            record(conn, principal, "upload.accept", _upload_object(stored.id, company))
         return stored, True
     except BaseException as exc:
         _drop_unreferenced_blob(state, key)
@@ -247,35 +257,14 @@ def _store(
         raise
 
 
-def _upload_object(extract_id: str, company: str) -> dict[str, str]:
-    return {"extract": extract_id, "company": company}
-
-
 def _record_duplicate(state: AppState, principal: Principal, extract: Extract) -> None:
     with state.engine.begin() as conn:
-        record(
-            conn,
-            principal,
-            "upload.accept",
-            _upload_object(extract.id, extract.company_id),
-            reason="identical_package",
-        )
+        extract_actions.record_duplicate(conn, principal, extract, utcnow())
 
 
 def _record_rejection(state: AppState, principal: Principal, error: MatcherError) -> None:
-    """The entry of a refused upload, alone in its transaction: nothing else is stored.
-    401/403/404 refusals are logged as denied access by the app's error handler instead."""
-    if error.status in (401, 403, 404):
-        return
     with state.engine.begin() as conn:
-        audit.append(
-            conn,
-            actor=principal.actor,
-            action="upload.reject",
-            outcome=Outcome("denied", error.slug),
-            now=utcnow(),
-            object_ids={"company": principal.own_company()},
-        )
+        extract_actions.record_rejection(conn, principal, error, utcnow())
 
 
 def _drop_unreferenced_blob(state: AppState, key: str) -> None:
@@ -371,7 +360,7 @@ async def post_extract(
 @router.get("/extracts")
 def get_extracts(
     principal: Annotated[Principal, Depends(require("data_officer", "admin"))],
-    conn: Annotated[Connection, Depends(connection)],
+    conn: Conn,
 ) -> list[ExtractOut]:
     """Data officers see their own company's extracts; admins see all."""
     return [ExtractOut.of(e) for e in extract_actions.list_extracts(conn, principal, utcnow())]
@@ -381,6 +370,6 @@ def get_extracts(
 def get_one_extract(
     extract_id: str,
     principal: Annotated[Principal, Depends(require("data_officer", "admin"))],
-    conn: Annotated[Connection, Depends(connection)],
+    conn: Conn,
 ) -> ExtractOut:
     return ExtractOut.of(extract_actions.read_extract(conn, principal, extract_id, utcnow()))

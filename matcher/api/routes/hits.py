@@ -12,10 +12,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
-from sqlalchemy import Connection
 
 from matcher.actions import hits
-from matcher.api.deps import Principal, connection, require
+from matcher.api.deps import Conn, Principal, require
 from matcher.store.cursors import decode_cursor, encode_cursor
 from matcher.store.database import MAX_ROW_ID, utcnow
 from matcher.store.hits import CompanyHit
@@ -25,7 +24,6 @@ __all__ = ["HitId", "router"]
 router = APIRouter(prefix="/v1", tags=["hits"])
 
 Reader = Annotated[Principal, Depends(require("investigator", "approver"))]
-Conn = Annotated[Connection, Depends(connection)]
 # A hit id is a row id: outside 1..MAX_ROW_ID it names no hit (422, before any query).
 HitId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 

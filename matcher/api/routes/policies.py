@@ -14,11 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from matcher.actions import policies as policy_actions
-from matcher.api.deps import AppState, Principal, app_state, connection, require
+from matcher.api.deps import AppState, Conn, Principal, app_state, require
 from matcher.api.problems import problem_response
 from matcher.core import limits
 from matcher.core.policy import PolicyError
@@ -31,7 +30,6 @@ router = APIRouter(prefix="/v1", tags=["policies"])
 
 Admin = Annotated[Principal, Depends(require("admin"))]
 Reader = Annotated[Principal, Depends(require("admin", "auditor", "investigator", "approver"))]
-Conn = Annotated[Connection, Depends(connection)]
 
 
 class PolicyOut(BaseModel):

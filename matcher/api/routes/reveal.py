@@ -33,7 +33,7 @@ from sqlalchemy import Connection
 from matcher.actions import reveal as flow
 from matcher.actions import subject
 from matcher.actions.purge import run_purge
-from matcher.api.deps import AppState, Principal, app_state, connection, require
+from matcher.api.deps import AppState, Conn, Principal, app_state, require
 from matcher.api.problems import problem_response
 from matcher.api.routes.hits import HitId
 from matcher.core import limits
@@ -86,7 +86,6 @@ router = APIRouter(prefix="/v1", tags=["reveal"], lifespan=_periodic_purge)
 Worker = Annotated[Principal, Depends(require("investigator", "approver"))]
 Investigator = Annotated[Principal, Depends(require("investigator"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
-Conn = Annotated[Connection, Depends(connection)]
 State = Annotated[AppState, Depends(app_state)]
 Now = Annotated[datetime, Depends(clock)]
 

@@ -12,12 +12,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
 from matcher.actions import runs
 from matcher.actions.runs import RunSummary, start_run
-from matcher.api.deps import AppState, Principal, app_state, connection, require
+from matcher.api.deps import AppState, Conn, Principal, app_state, require
 from matcher.store.database import utcnow
 
 __all__ = ["router"]
@@ -53,7 +52,7 @@ async def post_run(
 @router.get("/runs")
 def get_runs(
     admin: Admin,
-    conn: Annotated[Connection, Depends(connection)],
+    conn: Conn,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[RunSummary]:
     """The latest runs, newest first."""
@@ -61,7 +60,5 @@ def get_runs(
 
 
 @router.get("/runs/{run_id}")
-def get_one_run(
-    run_id: str, admin: Admin, conn: Annotated[Connection, Depends(connection)]
-) -> RunSummary:
+def get_one_run(run_id: str, admin: Admin, conn: Conn) -> RunSummary:
     return runs.read_run(conn, admin, run_id, utcnow())

@@ -190,6 +190,7 @@ def test_later_run_keeps_identity_and_resolves_vanished_hits(
         "still_present": 1,
         "reopened": 0,
         "resolved_by_data": 1,
+        "skipped": {},
     }
     assert after["x"]["id"] == ids["x"] and after["x"]["status"] == "open"
     assert after["x"]["first_seen"] == items[0]["first_seen"]
