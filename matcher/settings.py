@@ -11,6 +11,7 @@ and passed down.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import re
 import secrets
@@ -73,9 +74,30 @@ class Settings(BaseModel):
     # `matcher serve` applies the policies' retention this often; 0 turns the timer off
     # (then run `matcher purge` from cron).
     purge_interval_seconds: float = Field(default=3600, ge=0)
+    # Failed authentications (bad bearer tokens, failed web sign-ins), counted per source
+    # address and per token prefix: from half the limit on each failure is answered
+    # auth_failure_delay_seconds later; the limit within the window locks the key out.
+    auth_failure_limit: int = Field(default=10, ge=1)
+    auth_failure_window_seconds: float = Field(default=60, gt=0)
+    auth_lockout_seconds: float = Field(default=900, ge=0)
+    auth_failure_delay_seconds: float = Field(default=0.5, ge=0, le=10)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or
+    # networks, e.g. ["127.0.0.1", "10.0.0.0/8"]); from anyone else the headers are ignored.
+    trusted_proxies: tuple[str, ...] = ()
+    # Web sessions: idle for this long, or this old, and they are over.
+    session_idle_seconds: float = Field(default=8 * 3600, gt=0)
+    session_absolute_seconds: float = Field(default=12 * 3600, gt=0)
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"trusted_proxies: {proxy!r} is not an address or network; expected e.g. "
+                    '"127.0.0.1" or "10.0.0.0/8"'
+                ) from exc
         # Frozen model: fill derived defaults through object.__setattr__ once, at creation.
         data_dir = self.data_dir
         if not self.database_url:

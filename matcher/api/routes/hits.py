@@ -10,14 +10,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from matcher.actions import hits
 from matcher.api.deps import Principal, connection, require
+from matcher.api.params import HitId
 from matcher.store.cursors import decode_cursor, encode_cursor
-from matcher.store.database import MAX_ROW_ID, utcnow
+from matcher.store.database import utcnow
 from matcher.store.hits import CompanyHit
 
 __all__ = ["HitId", "router"]
@@ -26,8 +27,6 @@ router = APIRouter(prefix="/v1", tags=["hits"])
 
 Reader = Annotated[Principal, Depends(require("investigator", "approver"))]
 Conn = Annotated[Connection, Depends(connection)]
-# A hit id is a row id: outside 1..MAX_ROW_ID it names no hit (422, before any query).
-HitId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 class HitOut(BaseModel):
