@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 
 from matcher.api.deps import AppState, record_denied
@@ -114,6 +115,13 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     install_problem_handlers(app)
+
+    async def hung_up(request: Request, _exc: Exception) -> Response:
+        # The client went away mid-request (an upload cut off): one line, not a traceback.
+        _log.warning("client hung up during %s %s", request.method, request.url.path)
+        return Response(status_code=400)
+
+    app.add_exception_handler(ClientDisconnect, hung_up)
     _log_denied_attempts(app, state)
     for router in (
         health_router,

@@ -178,13 +178,18 @@ def init_data_dir(
     settings_path = data_dir / SETTINGS_FILE
     if settings_path.exists():
         raise ConfigError(f"{settings_path} exists already; this data directory is initialised")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # Only the service account may list or read the data directory: it holds the database.
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_dir.chmod(0o700)
     settings = Settings(data_dir=data_dir, database_url=database_url or "", reveal_kem=kem)
     engine = create_database_engine(settings.database_url)
     try:
         # The database first: when it is unreachable nothing else is written, so the same
         # command can simply be run again.
         upgrade_engine(engine)
+        sqlite_file = data_dir / "matcher.db"
+        if sqlite_file.exists():
+            sqlite_file.chmod(0o600)
         keys = generate_reveal_key_pair(kem)
         write_private_key_file(settings.reveal_private_key_path, keys.private_pem)
         settings.reveal_public_key_path.write_bytes(keys.public_pem)
