@@ -15,8 +15,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp
 
 from matcher.api.deps import AppState, record_denied
+from matcher.api.headers import SecurityHeaders
 from matcher.api.problems import install_problem_handlers
 from matcher.api.routes.admin import router as admin_router
 from matcher.api.routes.audit import router as audit_router
@@ -28,14 +31,14 @@ from matcher.api.routes.reveal import router as reveal_router
 from matcher.api.routes.runs import router as runs_router
 from matcher.crypto import reveal_key_fingerprint
 from matcher.errors import ConfigError, MatcherError
-from matcher.settings import Settings
+from matcher.settings import Settings, ensure_session_secret
 from matcher.store.blobs import BlobStore
 from matcher.store.database import create_database_engine
 from matcher.web import install_web
 
 __all__ = ["create_app"]
 
-_DENIED_STATUSES = (401, 403, 404)
+_DENIED_STATUSES = (401, 403, 404, 429)
 _log = logging.getLogger("matcher.api")
 
 
@@ -59,6 +62,15 @@ def _log_denied_attempts(app: FastAPI, state: AppState) -> None:
     app.add_exception_handler(MatcherError, handler)
 
 
+class _App(FastAPI):
+    """FastAPI with the security headers outside everything, error handling included."""
+
+    trusted_proxies: tuple[str, ...] = ()
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), self.trusted_proxies)
+
+
 def create_app(settings: Settings) -> FastAPI:
     try:
         public_pem = settings.reveal_public_key_path.read_bytes()
@@ -70,20 +82,27 @@ def create_app(settings: Settings) -> FastAPI:
     blobs = BlobStore(settings.blob_dir)
     blobs.ensure()
     engine = create_database_engine(settings.database_url)
-    state = AppState(settings, engine, blobs, reveal_key_fingerprint(public_pem))
+    state = AppState(
+        settings,
+        engine,
+        blobs,
+        reveal_key_fingerprint(public_pem),
+        source_secret=ensure_session_secret(settings.session_secret_path),
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         engine.dispose()
 
-    app = FastAPI(
+    app = _App(
         title="Crosscheck matcher",
         summary="Signed pseudonymised uploads in, hits out, each hit only to whom it concerns.",
         version="0.1.0",
         lifespan=lifespan,
     )
     app.state.matcher = state
+    app.trusted_proxies = settings.trusted_proxies
 
     @app.middleware("http")
     async def no_store(
@@ -96,6 +115,13 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     install_problem_handlers(app)
+
+    async def hung_up(request: Request, _exc: Exception) -> Response:
+        # The client went away mid-request (an upload cut off): one line, not a traceback.
+        _log.warning("client hung up during %s %s", request.method, request.url.path)
+        return Response(status_code=400)
+
+    app.add_exception_handler(ClientDisconnect, hung_up)
     _log_denied_attempts(app, state)
     for router in (
         health_router,

@@ -48,11 +48,14 @@ __all__ = [
     "generate_reveal_key_pair",
     "log_public_key",
     "new_api_token",
+    "new_session_id",
     "normalise_signing_public_key",
     "note_key_id",
     "open_sealed",
     "reveal_key_fingerprint",
+    "session_id_hash",
     "sign_note",
+    "source_tag",
     "unwrap_data_key",
     "verify_manifest_signature",
     "verify_note_signature",
@@ -85,6 +88,28 @@ def api_token_hash(token: str) -> str:
 
 def api_token_hashes_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("ascii"), b.encode("ascii"))
+
+
+def new_session_id() -> str:
+    """A browser session's id, the only thing its cookie holds: 256 random bits, base64url."""
+    return secrets.token_urlsafe(32)
+
+
+def session_id_hash(session_id: str) -> str:
+    """What the database stores for a session id (plain SHA-256, as for API tokens)."""
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+_TAG_ALPHABET = str.maketrans("0123456789", "ghijklmnop")
+
+
+def source_tag(secret: bytes, kind: str, value: str) -> str:
+    """A keyed, one-way name for a client address or a token prefix, as the throttle and the
+    audit log keep it: ``<kind>-`` + 20 letters of HMAC-SHA256. Without the secret an address
+    can not be tested against it, so neither the database nor an exported log holds one.
+    Letters only (digits mapped to g-p): no run of digits can look like a personnummer."""
+    mac = hmac.new(secret, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()
+    return f"{kind}-{mac[:20].translate(_TAG_ALPHABET)}"
 
 
 def _pem_private(key: x25519.X25519PrivateKey | mlkem.MLKEM768PrivateKey) -> bytes:

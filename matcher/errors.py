@@ -8,6 +8,7 @@ extract ids, column names and counts.
     MatcherError                      500 internal
     ├── ConfigError                   500 data dir, settings file or key file unusable
     ├── AuthenticationError           401 no, unknown or revoked bearer token
+    ├── TooManyAttempts               429 too many failed authentications: locked out a while
     ├── PermissionDenied              403 the role may not use this route
     ├── NotFound                      404 no such object, or not one of the caller's company
     ├── ConflictError                 409 the object exists already, or a concurrent change won
@@ -84,6 +85,7 @@ __all__ = [
     "RevealKeyMismatch",
     "RunFailed",
     "SchemaMismatch",
+    "TooManyAttempts",
     "UnknownCompany",
     "UnsupportedContract",
     "UploadRejected",
@@ -112,6 +114,21 @@ class AuthenticationError(MatcherError):
         self, detail: str = "send a valid bearer token: Authorization: Bearer cc_..."
     ) -> None:
         super().__init__(detail)
+
+
+class TooManyAttempts(MatcherError):
+    """Too many failed authentications from this address or with this token prefix."""
+
+    status = 429
+    slug = "too-many-attempts"
+    title = "Too many failed attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "too many failed authentications from this address or with this token; try again "
+            f"in {retry_after} seconds with a valid token"
+        )
+        self.retry_after = retry_after
 
 
 class PermissionDenied(MatcherError):

@@ -11,6 +11,7 @@ and passed down.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import re
 import secrets
@@ -95,9 +96,30 @@ class Settings(BaseModel):
     # `matcher serve` applies the policies' retention this often; 0 turns the timer off
     # (then run `matcher purge` from cron).
     purge_interval_seconds: float = Field(default=3600, ge=0)
+    # Failed authentications (bad bearer tokens, failed web sign-ins), counted per source
+    # address and per token prefix: from half the limit on each failure is answered
+    # auth_failure_delay_seconds later; the limit within the window locks the key out.
+    auth_failure_limit: int = Field(default=10, ge=1)
+    auth_failure_window_seconds: float = Field(default=60, gt=0)
+    auth_lockout_seconds: float = Field(default=900, ge=0)
+    auth_failure_delay_seconds: float = Field(default=0.5, ge=0, le=10)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or
+    # networks, e.g. ["127.0.0.1", "10.0.0.0/8"]); from anyone else the headers are ignored.
+    trusted_proxies: tuple[str, ...] = ()
+    # Web sessions: idle for this long, or this old, and they are over.
+    session_idle_seconds: float = Field(default=8 * 3600, gt=0)
+    session_absolute_seconds: float = Field(default=12 * 3600, gt=0)
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"trusted_proxies: {proxy!r} is not an address or network; expected e.g. "
+                    '"127.0.0.1" or "10.0.0.0/8"'
+                ) from exc
         # Frozen model: fill derived defaults through object.__setattr__ once, at creation.
         data_dir = self.data_dir
         if not self.database_url:
@@ -197,13 +219,18 @@ def init_data_dir(
     settings_path = data_dir / SETTINGS_FILE
     if settings_path.exists():
         raise ConfigError(f"{settings_path} exists already; this data directory is initialised")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # Only the service account may list or read the data directory: it holds the database.
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_dir.chmod(0o700)
     settings = Settings(data_dir=data_dir, database_url=database_url or "", reveal_kem=kem)
     engine = create_database_engine(settings.database_url)
     try:
         # The database first: when it is unreachable nothing else is written, so the same
         # command can simply be run again.
         upgrade_engine(engine)
+        sqlite_file = data_dir / "matcher.db"
+        if sqlite_file.exists():
+            sqlite_file.chmod(0o600)
         keys = generate_reveal_key_pair(kem)
         write_private_key_file(settings.reveal_private_key_path, keys.private_pem)
         settings.reveal_public_key_path.write_bytes(keys.public_pem)

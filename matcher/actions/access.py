@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from matcher.actions.entries import record_denied
 from matcher.actions.principal import ANONYMOUS, Principal
 from matcher.actions.refusal import Refused
+from matcher.actions.throttle import tally_refusal
 from matcher.core.audit import Actor
 from matcher.errors import AuthenticationError
 from matcher.store.users import token_holder, user_for_token
@@ -33,12 +34,19 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
     return None if user is None else Principal(user.id, user.name, user.role, user.company_id)
 
 
-def sign_in(conn: Connection, token: str, now: datetime, route: str) -> Principal | Refused:
+def sign_in(
+    conn: Connection, token: str, now: datetime, route: str, *, source: str
+) -> Principal | Refused:
     """The web sign-in: the principal, or a refusal already logged as ``access.denied``
-    (``route`` is "METHOD /path template", as the API's refusals name theirs)."""
+    (``route`` is "METHOD /path template", as the API's refusals name theirs). A refusal of
+    an unknown token is tallied for ``source`` (a keyed hash of the address) instead."""
     principal = authenticate(conn, token)
     if principal is not None:
         return principal
     error = AuthenticationError("the token is unknown or revoked")
-    record_denied(conn, token_actor(conn, token), error.slug, now, {"route": route})
+    actor = token_actor(conn, token)
+    if actor == ANONYMOUS:
+        tally_refusal(conn, source, now)
+    else:
+        record_denied(conn, actor, error.slug, now, {"route": route})
     return Refused(error.status, error.slug, error.title, str(error))

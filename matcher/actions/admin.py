@@ -16,7 +16,7 @@ from matcher.actions.entries import record
 from matcher.actions.principal import Principal
 from matcher.core.audit import Actor
 from matcher.core.vocabulary import AuditAction
-from matcher.store import companies, users
+from matcher.store import companies, sessions, users
 from matcher.store.companies import Company
 from matcher.store.users import User, audit_object
 
@@ -56,7 +56,9 @@ def list_users(conn: Connection, who: Who, now: datetime) -> list[User]:
 
 
 def revoke_user(conn: Connection, who: Who, now: datetime, name: str) -> User:
-    """Revoke a user's token at once (NotFound for an unknown name)."""
+    """Revoke a user's token and end their web sessions at once (NotFound for an unknown name)."""
     user = users.revoke_user(conn, name)
+    # Their web sessions end with the token, not at their next page view.
+    sessions.end_user_sessions(conn, user.id, now, sessions.ENDED_REVOKED)
     record(conn, who, AuditAction.USER_REVOKE, now, audit_object(user))
     return user

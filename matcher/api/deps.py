@@ -6,13 +6,15 @@ hash is stored) and must belong to an unrevoked user. Each route names the roles
 object belongs to the caller's company is decided by the repository queries (404 when not).
 
 Every such refusal is an audit entry (:func:`record_denied`, called from the app's error
-handler): the actor is the token's user when the token is known (even revoked), else
-``anonymous``; never the token. Allowed actions are recorded by the routes with
-:func:`record`, in the request's transaction.
+handler): the actor is the token's user when the token is known (even revoked); never the
+token. Anonymous refusals are tallied per source and minute instead (``actions.throttle``), and
+failed tokens count towards the source's and the token prefix's lockout (429). Allowed
+actions are recorded by the routes with :func:`record`, in the request's transaction.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated
@@ -21,9 +23,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
-from matcher.actions import entries
+from matcher.actions import entries, throttle
 from matcher.actions.access import token_actor
 from matcher.actions.principal import ANONYMOUS, Principal
+from matcher.api.forwarded import client_address
 from matcher.core.audit import Actor, PersonalDataInEntry, PolicyRef
 from matcher.errors import AuthenticationError, MatcherError, PermissionDenied
 from matcher.settings import Settings
@@ -43,6 +46,7 @@ __all__ = [
     "record",
     "record_denied",
     "require",
+    "source_of",
 ]
 
 
@@ -54,6 +58,14 @@ class AppState:
     engine: Engine
     blobs: BlobStore
     reveal_key_fingerprint: str
+    # Keys the throttle's and the log's hashes of client addresses and token prefixes.
+    source_secret: bytes = b""
+
+
+def source_of(state: AppState, request: Request) -> str:
+    """The keyed hash the throttle and the audit log name the request's client address by."""
+    address = client_address(request, state.settings.trusted_proxies)
+    return throttle.attempt(state.source_secret, address, "").source
 
 
 def app_state(request: Request) -> AppState:
@@ -89,12 +101,19 @@ def current_principal(
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise AuthenticationError()
-    with state.engine.connect() as conn:
-        user = user_for_token(conn, credentials.credentials)
+    token = credentials.credentials
+    address = client_address(request, state.settings.trusted_proxies)
+    tried = throttle.attempt(state.source_secret, address, token)
+    delay = 0.0
+    with state.engine.begin() as conn:
+        throttle.refuse_if_locked(conn, tried, utcnow())
+        user = user_for_token(conn, token)
         if user is None:
             # A revoked token still names its user: the log says who tried, not "anonymous".
-            request.state.audit_actor = token_actor(conn, credentials.credentials)
+            request.state.audit_actor = token_actor(conn, token)
+            delay = throttle.failed(conn, tried, utcnow(), state.settings)
     if user is None:
+        time.sleep(delay)  # a sync dependency: runs in the thread pool, not the event loop
         raise AuthenticationError("the bearer token is unknown or revoked")
     principal = Principal(user.id, user.name, user.role, user.company_id)
     request.state.audit_actor = principal.actor
@@ -147,6 +166,10 @@ def record_denied(state: AppState, request: Request, error: MatcherError) -> int
     actor = getattr(request.state, "audit_actor", None)
     if not isinstance(actor, Actor):
         actor = ANONYMOUS
+    if actor == ANONYMOUS:
+        with state.engine.begin() as conn:
+            throttle.tally_refusal(conn, source_of(state, request), utcnow())
+        return 0
     objects = _route_object(request)
     with state.engine.begin() as conn:
         try:

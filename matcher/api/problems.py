@@ -45,7 +45,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from matcher.errors import AuthenticationError, IncomparableEncoding, MatcherError
+from matcher.errors import AuthenticationError, IncomparableEncoding, MatcherError, TooManyAttempts
 
 __all__ = [
     "PROBLEM_BASE",
@@ -88,6 +88,8 @@ def problem_response(
 def _matcher_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MatcherError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after)}
     extra = {"company": exc.company} if isinstance(exc, IncomparableEncoding) else None
     if exc.status >= 500:
         # Messages are written without personal data, so the log may keep them.

@@ -217,10 +217,16 @@ def _db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
     import uvicorn  # imported late: only this command needs the server
 
+    from matcher.actions import startup
     from matcher.api.accesslog import log_config
     from matcher.app import create_app
+    from matcher.store.database import utcnow
 
     settings = open_settings(args.data_dir)
+    with open_engine(settings) as engine:
+        recovered = startup.prepare(settings, engine, utcnow())
+    for run_id in recovered.failed_runs:
+        ctx.say(f"Run {run_id} was interrupted by a stop of the matcher; marked failed.")
     app = create_app(settings)
     ctx.say(
         f"Serving the matcher for {settings.data_dir} on http://{args.host}:{args.port} "

@@ -55,7 +55,9 @@ __all__ = [
     "audit_checkpoints",
     "audit_entries",
     "audit_nodes",
+    "auth_throttle",
     "companies",
+    "denied_tallies",
     "disclosure_reads",
     "extracts",
     "hits",
@@ -65,6 +67,7 @@ __all__ = [
     "reveal_requests",
     "runs",
     "users",
+    "web_sessions",
 ]
 
 
@@ -316,4 +319,42 @@ policies = Table(
         sqlite_where=text("status = 'active'"),
         postgresql_where=text("status = 'active'"),
     ),
+)
+
+# A signed-in browser session. The cookie holds a random id; only its SHA-256 is stored, so a
+# database backup opens no session. A row is never deleted when the session ends: ended_at and
+# ended_reason (sign-out, idle, absolute, user-revoked) say how, for the admin pages to list.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("id_hash", String(64), nullable=False, unique=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("ended_reason", String(40), nullable=True),
+    Column("language", String(8), nullable=False),
+    Column("csrf", String(64), nullable=False),
+)
+
+# Failed authentications per key: a keyed hash of the source address or of a token's prefix,
+# never the address or the token. In the database so that every worker sees the same counts.
+auth_throttle = Table(
+    "auth_throttle",
+    metadata,
+    Column("key", String(80), primary_key=True),
+    Column("window_started_at", DateTime(timezone=True), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+)
+
+# Refused anonymous attempts per source (keyed hash) and minute, until the minute is over and
+# becomes one audit entry with the count: a flood can not grow the log by one entry per request.
+denied_tallies = Table(
+    "denied_tallies",
+    metadata,
+    Column("source", String(80), primary_key=True),
+    Column("minute", DateTime(timezone=True), primary_key=True),
+    Column("count", Integer, nullable=False),
 )

@@ -14,13 +14,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from matcher.actions import access
+from matcher.actions import access, sessions, throttle
 from matcher.actions.principal import Principal
 from matcher.actions.refusal import Refused
 from matcher.api.deps import AppState, app_state
+from matcher.api.forwarded import client_address
+from matcher.errors import TooManyAttempts
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
-from matcher.web.session import LANGUAGES, current_session, signed_in
+from matcher.web.session import LANGUAGES, current_session, new_csrf, signed_in
 
 __all__ = ["home_for", "router"]
 
@@ -86,23 +88,52 @@ def sign_in(
     token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
-    # Committed before the answer: a refused sign-in is logged as the API's refusals are.
-    with state.engine.begin() as conn:
-        user = access.sign_in(conn, token.strip(), datetime.now(UTC), "POST /web/sign-in")
+    # Committed before the answer: a refused sign-in is logged as the API's refusals are, and
+    # counts towards the lockout of the address and the token prefix.
+    session = current_session(request)
+    address = client_address(request, state.settings.trusted_proxies)
+    tried = throttle.attempt(state.source_secret, address, token.strip())
+    csrf = new_csrf()
+    delay = 0.0
+    try:
+        with state.engine.begin() as conn:
+            throttle.refuse_if_locked(conn, tried, datetime.now(UTC))
+            user = access.sign_in(
+                conn, token.strip(), datetime.now(UTC), "POST /web/sign-in", source=tried.source
+            )
+            if isinstance(user, Refused):
+                if token.strip():
+                    delay = throttle.failed(conn, tried, datetime.now(UTC), state.settings)
+            else:
+                session_id, row = sessions.begin(
+                    conn, user.user_id, session.language, csrf, datetime.now(UTC)
+                )
+    except TooManyAttempts as exc:
+        answer = render(
+            request, "sign_in.html", {"next": _local(next) or "", "error": "locked"}, 429
+        )
+        answer.headers["Retry-After"] = str(exc.retry_after)
+        return answer
     if isinstance(user, Refused):
+        time.sleep(delay)
         return render(
             request,
             "sign_in.html",
             {"next": _local(next) or "", "error": "empty" if not token.strip() else "unknown"},
             status_code=401,
         )
-    current_session(request).sign_in(user.user_id, time.time())
+    session.sign_in(user.user_id, row.id, session_id, csrf)
     return RedirectResponse(_local(next) or home_for(user.role), status_code=303)
 
 
 @router.post("/web/sign-out")
-def sign_out(request: Request) -> Response:
-    current_session(request).sign_out()
+def sign_out(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Response:
+    session = current_session(request)
+    if session.row_id is not None:
+        # Ended on the server before the answer: the old cookie opens nothing any more.
+        with state.engine.begin() as conn:
+            sessions.sign_out(conn, session.row_id, datetime.now(UTC))
+    session.sign_out()
     return RedirectResponse("/web/sign-in?signed_out=1", status_code=303)
 
 

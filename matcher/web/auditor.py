@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from matcher.actions import audit_reads
 from matcher.api.deps import AppState, Principal, app_state
+from matcher.api.params import LogSeq
 from matcher.core import limits
 from matcher.store import audit
 from matcher.store.database import utcnow
@@ -116,7 +117,7 @@ def log_page(
 
 
 @router.get("/entries/{seq}")
-def entry_page(request: Request, seq: int, who: Auditor, state: State) -> Response:
+def entry_page(request: Request, seq: LogSeq, who: Auditor, state: State) -> Response:
     with state.engine.begin() as conn:
         entry, raw, checked = audit_reads.entry_with_proof(conn, who, state.settings, seq, utcnow())
     return render(

@@ -21,6 +21,7 @@ from matcher.actions import hits as hit_actions
 from matcher.actions import reveal as flow
 from matcher.actions.hits import QueueFilter
 from matcher.api.deps import AppState, Conn, Principal, app_state
+from matcher.api.params import HitId
 from matcher.core.vocabulary import BANDS, HIT_STATUSES, OUTCOME_REASONS, OUTCOMES
 from matcher.errors import NotFound
 from matcher.store import reveal as store
@@ -132,7 +133,7 @@ def hit_page_context(
 @router.get("/hits/{hit_id}")
 def hit_page(
     request: Request,
-    hit_id: int,
+    hit_id: HitId,
     principal: Reader,
     conn: Conn,
     state: Annotated[AppState, Depends(app_state)],

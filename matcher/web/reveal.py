@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from matcher.actions import reveal as flow
 from matcher.api.deps import AppState, Principal, app_state
+from matcher.api.params import HitId
 from matcher.api.routes.reveal import clock
 from matcher.core import limits
 from matcher.core.vocabulary import OUTCOME_REASONS, OUTCOMES, REVEAL_REQUEST_STATUSES
@@ -69,7 +70,7 @@ def _decisions(conn: Connection, requests: list[store.StoredRequest]) -> dict[st
 @router.post("/hits/{hit_id}/reveal-requests")
 def request_reveal(
     request: Request,
-    hit_id: int,
+    hit_id: HitId,
     who: Worker,
     state: State,
     now: Now,
@@ -272,7 +273,7 @@ def disclosure(request: Request, request_id: str, who: Worker, state: State, now
 @router.post("/hits/{hit_id}/outcome")
 def record_outcome(
     request: Request,
-    hit_id: int,
+    hit_id: HitId,
     who: Investigator,
     state: State,
     now: Now,

@@ -1,13 +1,15 @@
-"""Browser sessions: a signed cookie that says who signed in, their language and CSRF token.
+"""Browser sessions: server-side for signed-in people, a signed cookie for visitors.
 
-Signing in with an API token turns it into a session; the token itself is never put into the
-cookie (the cookie is signed, not encrypted). The cookie holds the user id, the synchroniser
-CSRF token, the chosen language and two times: when the person signed in and when the session
-was last used. A session idle for :data:`IDLE_LIMIT` or older than :data:`ABSOLUTE_LIMIT` is
-over; so is one whose user was revoked (checked on every request by :func:`signed_in`).
+A signed-in person's cookie holds only a random session id (``s.<id>``); the session itself is
+a row of ``web_sessions`` (:mod:`matcher.actions.sessions`): user, CSRF token, language, when
+it began and was last used, and when and why it ended. Signing out ends the row before the
+answer is sent, so the old cookie opens nothing afterwards; so does revoking the user. A
+session idle for ``session_idle_seconds`` or older than ``session_absolute_seconds`` (the
+settings; 8 h and 12 h by default) is ended the next time it is presented.
 
-A cookie that does not verify (forged, or signed with another server's secret) is treated as
-no cookie at all: the visitor gets a fresh anonymous session and the sign-in page.
+A visitor who is not signed in gets a signed cookie with only the CSRF token and the chosen
+language (no row: anonymous traffic can not grow the table). A cookie that does not verify
+(forged, or signed with another server's secret) is treated as no cookie at all.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from matcher.actions import sessions
 from matcher.api.deps import AppState, Principal, app_state
 from matcher.errors import MatcherError, PermissionDenied
 from matcher.store.users import get_user
@@ -48,6 +54,7 @@ ABSOLUTE_LIMIT = 12 * 3600  # and no session outlives a long working day
 LANGUAGES = ("sv", "en")
 WEB_PREFIX = "/web"
 STATIC_PREFIX = "/web/static/"
+_SERVER_PREFIX = "s."  # a signed cookie never starts so: its payload is base64 or "."
 
 
 def is_web_path(path: str) -> bool:
@@ -68,35 +75,40 @@ class SignInRequired(MatcherError):
 
 @dataclass
 class Session:
-    """One visitor's session, changed by the routes and written back by the middleware."""
+    """One visitor's session, changed by the routes and written back by the middleware.
+
+    ``row_id`` and ``session_id`` name the server-side session of a signed-in person; the id
+    is kept in memory only, to write the cookie back."""
 
     csrf: str
     language: str
     user_id: int | None = None
-    signed_in_at: float | None = None
+    row_id: int | None = None
+    session_id: str | None = field(default=None, repr=False)
     changed: bool = field(default=False, compare=False)
 
     @classmethod
     def fresh(cls, language: str) -> Session:
         return cls(csrf=secrets.token_urlsafe(32), language=language, changed=True)
 
-    def sign_in(self, user_id: int, now: float) -> None:
+    def sign_in(self, user_id: int, row_id: int, session_id: str, csrf: str) -> None:
         # A new CSRF token at every sign-in: a token planted before sign-in is worthless after.
-        self.csrf = secrets.token_urlsafe(32)
-        self.user_id = user_id
-        self.signed_in_at = now
+        self.csrf, self.user_id, self.row_id, self.session_id = csrf, user_id, row_id, session_id
         self.changed = True
 
     def sign_out(self) -> None:
         self.csrf = secrets.token_urlsafe(32)
-        self.user_id = None
-        self.signed_in_at = None
+        self.user_id = self.row_id = self.session_id = None
         self.changed = True
+
+
+def new_csrf() -> str:
+    return secrets.token_urlsafe(32)
 
 
 @dataclass(frozen=True)
 class SessionCodec:
-    """Turns sessions into cookie values and back; the clock is a parameter for tests."""
+    """Turns visitors' (not signed-in) sessions into signed cookie values and back."""
 
     secret: bytes
     clock: Callable[[], float] = time.time
@@ -106,20 +118,14 @@ class SessionCodec:
         return URLSafeSerializer(self.secret, salt=self.salt)
 
     def encode(self, session: Session) -> str:
-        payload = {
-            "c": session.csrf,
-            "l": session.language,
-            "u": session.user_id,
-            "s": session.signed_in_at,
-            "t": self.clock(),
-        }
+        payload = {"c": session.csrf, "l": session.language, "t": self.clock()}
         value = self._serializer().dumps(payload)
         assert isinstance(value, str)
         return value
 
     def decode(self, value: str | None) -> Session | None:
-        """The session in ``value``, or None when it is missing, forged or expired."""
-        if not value:
+        """The visitor's session in ``value``, or None when it is missing, forged or expired."""
+        if not value or value.startswith(_SERVER_PREFIX):
             return None
         try:
             payload: Any = self._serializer().loads(value)
@@ -127,20 +133,13 @@ class SessionCodec:
             return None
         if not isinstance(payload, dict):
             return None
-        now = self.clock()
-        last_used, started = payload.get("t"), payload.get("s")
-        if not isinstance(last_used, int | float) or now - last_used > IDLE_LIMIT:
+        last_used = payload.get("t")
+        if not isinstance(last_used, int | float) or self.clock() - last_used > IDLE_LIMIT:
             return None
-        csrf, language, user_id = payload.get("c"), payload.get("l"), payload.get("u")
+        csrf, language = payload.get("c"), payload.get("l")
         if not isinstance(csrf, str) or language not in LANGUAGES:
             return None
-        session = Session(csrf=csrf, language=str(language))
-        if isinstance(user_id, int) and isinstance(started, int | float):
-            if now - started <= ABSOLUTE_LIMIT:
-                session.user_id, session.signed_in_at = user_id, float(started)
-            else:
-                session.changed = True  # signed out by age; keep language and CSRF token
-        return session
+        return Session(csrf=csrf, language=str(language))
 
 
 def preferred_language(accept_language: str) -> str:
@@ -152,11 +151,29 @@ def preferred_language(accept_language: str) -> str:
     return "sv"
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _resume(engine: Engine, session_id: str, limits: sessions.Limits) -> Session | None:
+    with engine.begin() as conn:
+        row, _ended = sessions.resume(conn, session_id, _now(), limits)
+    if row is None:
+        return None
+    return Session(row.csrf, row.language, row.user_id, row.id, session_id)
+
+
+def _touch(engine: Engine, session: Session) -> None:
+    assert session.row_id is not None
+    with engine.begin() as conn:
+        sessions.touch(conn, session.row_id, _now(), session.language, session.csrf)
+
+
 class SessionMiddleware(BaseHTTPMiddleware):
     """Loads the session of web requests into ``request.state`` and writes it back.
 
-    The cookie is re-signed on every page view, which is what makes the idle limit sliding.
-    """
+    A signed-in session's row is touched on every page view when it is resumed (the idle
+    limit slides); a visitor's cookie is re-signed."""
 
     def __init__(self, app: ASGIApp, codec: SessionCodec) -> None:
         super().__init__(app)
@@ -166,18 +183,38 @@ class SessionMiddleware(BaseHTTPMiddleware):
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         path = request.url.path
-        # Stylesheets need no session; not re-signing the cookie for them keeps it cheap.
+        # Stylesheets need no session; not touching it for them keeps them cheap.
         if not is_web_path(path) or path.startswith(STATIC_PREFIX):
             return await call_next(request)
-        session = self.codec.decode(request.cookies.get(COOKIE_NAME))
+        state = app_state(request)
+        limits = sessions.Limits(
+            timedelta(seconds=state.settings.session_idle_seconds),
+            timedelta(seconds=state.settings.session_absolute_seconds),
+        )
+        value = request.cookies.get(COOKIE_NAME)
+        session: Session | None = None
+        if value and value.startswith(_SERVER_PREFIX):
+            session_id = value[len(_SERVER_PREFIX) :]
+            if 0 < len(session_id) <= 100:
+                session = await run_in_threadpool(_resume, state.engine, session_id, limits)
+        else:
+            session = self.codec.decode(value)
         if session is None:
             session = Session.fresh(preferred_language(request.headers.get("accept-language", "")))
         request.state.web_session = session
+        language = session.language
         response = await call_next(request)
+        if session.row_id is not None and session.session_id is not None:
+            if session.language != language:  # the language switch (no transaction of its own)
+                await run_in_threadpool(_touch, state.engine, session)
+            cookie = _SERVER_PREFIX + session.session_id
+            max_age = int(state.settings.session_idle_seconds)
+        else:
+            cookie, max_age = self.codec.encode(session), IDLE_LIMIT
         response.set_cookie(
             COOKIE_NAME,
-            self.codec.encode(session),
-            max_age=IDLE_LIMIT,
+            cookie,
+            max_age=max_age,
             path="/",
             httponly=True,
             samesite="strict",
@@ -198,8 +235,8 @@ def current_session(request: Request) -> Session:
 def signed_in(*roles: str) -> Callable[..., Principal]:
     """A dependency: the signed-in person, if their role is one of ``roles`` (any when empty).
 
-    Looks the user up on every request, so revoking a user ends their sessions at once.
-    """
+    The middleware found the session open and its user active a moment ago; the user is read
+    again here for their role and company, which an admin may have changed since."""
 
     def check(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:
         session = current_session(request)

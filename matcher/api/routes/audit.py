@@ -18,9 +18,10 @@ from pydantic import BaseModel
 
 from matcher.actions import audit_reads
 from matcher.api.deps import AppState, Conn, Principal, app_state, require
+from matcher.api.params import LogSeqQuery, LogSizeQuery
 from matcher.core import limits
 from matcher.store import audit
-from matcher.store.database import utcnow
+from matcher.store.database import MAX_ROW_ID, utcnow
 
 __all__ = ["router"]
 
@@ -75,8 +76,8 @@ class InclusionOut(BaseModel):
 def get_inclusion(
     principal: Verifier,
     conn: Conn,
-    seq: Annotated[int, Query(ge=0)],
-    size: Annotated[int, Query(ge=1)],
+    seq: LogSeqQuery,
+    size: LogSizeQuery,
 ) -> InclusionOut:
     """RFC 9162 inclusion proof of entry ``seq`` in the tree of ``size`` entries."""
     return InclusionOut(**asdict(audit_reads.inclusion(conn, principal, seq, size, utcnow())))
@@ -94,8 +95,8 @@ class ConsistencyOut(BaseModel):
 def get_consistency(
     principal: Verifier,
     conn: Conn,
-    from_size: Annotated[int, Query(alias="from", ge=0)],
-    to_size: Annotated[int, Query(alias="to", ge=0)],
+    from_size: Annotated[int, Query(alias="from", ge=0, le=MAX_ROW_ID)],
+    to_size: Annotated[int, Query(alias="to", ge=0, le=MAX_ROW_ID)],
 ) -> ConsistencyOut:
     """RFC 9162 consistency proof that the tree of ``to`` entries extends the one of ``from``."""
     proof = audit_reads.consistency(conn, principal, from_size, to_size, utcnow())

@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from matcher.actions import hits
 from matcher.api.deps import Conn, Principal, require
+from matcher.api.params import HitId
 from matcher.store.cursors import decode_cursor, encode_cursor
-from matcher.store.database import MAX_ROW_ID, utcnow
+from matcher.store.database import utcnow
 from matcher.store.hits import CompanyHit
 
 __all__ = ["HitId", "router"]
@@ -24,8 +25,6 @@ __all__ = ["HitId", "router"]
 router = APIRouter(prefix="/v1", tags=["hits"])
 
 Reader = Annotated[Principal, Depends(require("investigator", "approver"))]
-# A hit id is a row id: outside 1..MAX_ROW_ID it names no hit (422, before any query).
-HitId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 class HitOut(BaseModel):

@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from matcher.actions.throttle import flush_tallies
 from matcher.app import create_app
 from matcher.cli.main import main as matcher_main
 from matcher.core.audit import AuditEntry
@@ -26,6 +27,7 @@ from matcher.store import audit
 from matcher.store.extracts import NewExtract, store_extract
 from matcher.store.hits import FoundHit, upsert_hits
 from matcher.store.runs import create_run
+from matcher.store.users import add_user, revoke_user
 from tests.matcher.factories import World, auth, public_pem
 
 
@@ -325,19 +327,43 @@ def test_companies_and_users_leave_the_same_entries_through_api_pages_and_consol
 def test_a_refused_sign_in_is_the_same_refusal_as_a_bad_bearer_token(
     doors: tuple[World, TestClient, Engine],
 ) -> None:
+    # A revoked token names its user, so each refusal is one entry of its own.
     _, client, engine = doors
+    with engine.begin() as conn:
+        _, token = add_user(conn, "leaver", "auditor", None)
+        revoke_user(conn, "leaver")
     start = _last_seq(engine)
-    assert client.get("/v1/hits", headers=auth("cc_unknown")).status_code == 401
+    assert client.get("/v1/hits", headers=auth(token)).status_code == 401
     by_api = _one(_new(engine, start), "access.denied")
     client.cookies.clear()
     form = client.get("/web/sign-in")
     middle = _last_seq(engine)
-    refused = client.post(
-        "/web/sign-in", data={"token": "cc_unknown", "csrf_token": _csrf(form.text)}
-    )
+    refused = client.post("/web/sign-in", data={"token": token, "csrf_token": _csrf(form.text)})
     assert refused.status_code == 401
     by_page = _one(_new(engine, middle), "access.denied")
     # The same actor and outcome; the target is each door's route.
     assert (by_page.actor, by_page.outcome) == (by_api.actor, by_api.outcome)
     assert by_api.object_ids == {"route": "GET /v1/hits"}
     assert by_page.object_ids == {"route": "POST /web/sign-in"}
+
+
+def test_anonymous_refusals_at_both_doors_are_tallied_not_logged_one_by_one(
+    doors: tuple[World, TestClient, Engine],
+) -> None:
+    _, client, engine = doors
+    start = _last_seq(engine)
+    assert client.get("/v1/hits", headers=auth("cc_unknown")).status_code == 401
+    client.cookies.clear()
+    form = client.get("/web/sign-in")
+    refused = client.post(
+        "/web/sign-in", data={"token": "cc_unknown2", "csrf_token": _csrf(form.text)}
+    )
+    assert refused.status_code == 401
+    assert [e for e in _new(engine, start) if e.action == "access.denied"] == []
+    with engine.begin() as conn:
+        flush_tallies(conn, datetime.now(UTC) + timedelta(minutes=1))
+    (entry,) = [e for e in _new(engine, start) if e.action == "access.denied"]
+    assert entry.actor.id == "anonymous"
+    assert entry.object_ids["count"] == "2"
+    assert entry.object_ids["source"].startswith("src-")
+    assert "testclient" not in str(entry.object_ids)

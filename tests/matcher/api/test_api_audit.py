@@ -117,13 +117,13 @@ def test_every_refusal_is_logged_with_actor_and_route_but_never_the_token(
     seen = [
         (e["actor"]["id"], e["actor"]["role"], e["outcome"]["reason"], e["object"]) for e in denied
     ]
-    officer_id = denied[2]["actor"]["id"]
+    officer_id = denied[0]["actor"]["id"]
     revoked = [
         e for e in denied if e["actor"]["role"] == "investigator" and e["actor"]["company"] == "c"
     ]
-    assert seen[:4] == [
-        ("anonymous", "anonymous", "unauthenticated", {"route": "GET /v1/hits"}),
-        ("anonymous", "anonymous", "unauthenticated", {"route": "GET /v1/hits"}),
+    # The two anonymous refusals are tallied per source and minute (one entry when the minute
+    # is over; tests/matcher/actions/test_door_parity.py), not logged one by one.
+    assert seen[:2] == [
         (
             officer_id,
             "data_officer",
@@ -131,12 +131,13 @@ def test_every_refusal_is_logged_with_actor_and_route_but_never_the_token(
             {"route": "GET /v1/hits/{hit_id}", "hit_id": "17"},
         ),
         (
-            denied[3]["actor"]["id"],
+            denied[1]["actor"]["id"],
             "investigator",
             "not-found",
             {"route": "GET /v1/hits/{hit_id}", "hit_id": "17"},
         ),
     ]
+    assert all(e["actor"]["id"] != "anonymous" for e in denied)
     assert len(revoked) == 1 and revoked[0]["outcome"]["reason"] == "unauthenticated"
     everything = client.get(
         "/v1/audit/entries", params={"limit": 1000}, headers=auth(w.auditor_token)
