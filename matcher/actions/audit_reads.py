@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 
 from matcher.actions.entries import record
 from matcher.actions.principal import Principal
+from matcher.actions.throttle import flush_tallies
 from matcher.auditlog import (
     Summary,
     VerifyError,
@@ -82,6 +83,7 @@ def _note_size(note: str) -> str:
 
 def statistics(conn: Connection, who: Principal, now: datetime) -> dict[str, Any]:
     """The auditor's counts as of ``now`` (``GET /v1/audit/stats``, the statistics page)."""
+    flush_tallies(conn, now, complete_only=False)
     stats = store.statistics(conn, now)
     record(conn, who, AuditAction.AUDIT_STATS, now)
     return stats
@@ -112,6 +114,7 @@ def entries(
     for moment in (filters.time_from, filters.time_to):
         if moment is not None and moment.tzinfo is None:
             raise InvalidInput("give from/to with a time zone, e.g. 2026-11-01T00:00:00Z")
+    flush_tallies(conn, now, complete_only=False)
     try:
         page = audit.entries(conn, filters, cursor=cursor, limit=limit)
     except InvalidInput:
@@ -251,7 +254,9 @@ def export(
 ) -> int:
     """Write the whole log with its signed checkpoint to ``out`` (``matcher audit export``);
     returns the number of entries. Size, checkpoint and entries are one view (one
-    transaction); the export's own entry comes after them."""
+    transaction); the export's own entry comes after them. Tallied anonymous refusals are
+    written first, so the export holds every refusal until now."""
+    flush_tallies(conn, now, complete_only=False)
     size = audit.log_size(conn)
     note = audit.latest_checkpoint(conn, key, size)
     count = write_export(out, key.log_origin, key.log_origin, audit.entry_bytes(conn, size), note)
@@ -262,6 +267,7 @@ def export(
 def verify_log(conn: Connection, who: Principal, key: audit.LogKey, now: datetime) -> Verification:
     """Recompute every leaf and the root over all entries and check the signed checkpoint,
     with the offline verifier."""
+    flush_tallies(conn, now, complete_only=False)
     size = audit.log_size(conn)
     note = audit.latest_checkpoint(conn, key, size)
     lines = export_lines(key.log_origin, key.log_origin, audit.entry_bytes(conn, size), note)

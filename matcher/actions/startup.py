@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
+from matcher.actions.throttle import flush_tallies
 from matcher.core.audit import Outcome
 from matcher.core.vocabulary import AuditAction
 from matcher.errors import ConfigError
@@ -82,6 +83,7 @@ def prepare(settings: Settings, engine: Engine, now: datetime) -> Recovered:
     _private_modes(settings)
     removed = _remove_parts(settings.blob_dir / "tmp")
     with engine.begin() as conn:
+        flush_tallies(conn, now, complete_only=False)  # refusals tallied before the stop
         stuck = [
             str(r)
             for r in conn.execute(select(runs.c.id).where(runs.c.status == "running")).scalars()

@@ -10,7 +10,8 @@ Retry-After). A lockout of one address or prefix does not touch other addresses'
 A refused attempt by an anonymous caller is not one audit entry: it is tallied per source and
 minute, and each completed minute becomes one ``access.denied`` entry with the count
 (:func:`flush_tallies`), so anonymous traffic can grow the log by at most one entry per source
-and minute. Refusals naming a known user stay one entry each.
+and minute (and per log read in that minute, which flushes the minute so far). Refusals
+naming a known user stay one entry each.
 """
 
 from __future__ import annotations
@@ -91,10 +92,15 @@ def tally_refusal(conn: Connection, source: str, now: datetime) -> None:
     flush_tallies(conn, now)
 
 
-def flush_tallies(conn: Connection, now: datetime) -> int:
-    """Write one ``access.denied`` entry per source and completed minute; returns how many."""
+def flush_tallies(conn: Connection, now: datetime, *, complete_only: bool = True) -> int:
+    """Write one ``access.denied`` entry per source and completed minute; returns how many.
+
+    With ``complete_only=False`` the current minute's tallies are written too: before the log
+    is exported, read or verified, and when the service starts, so no refusal waits for the
+    next one to reach the log (a later refusal in the same minute starts a new tally)."""
     written = 0
-    for tally in store.tallies_before(conn, _minute(now)):
+    until = _minute(now) + timedelta(minutes=1) if not complete_only else _minute(now)
+    for tally in store.tallies_before(conn, until):
         count = store.take_tally(conn, tally)
         if count is None:
             continue  # another worker logged it

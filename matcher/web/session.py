@@ -35,7 +35,6 @@ from matcher.errors import MatcherError, PermissionDenied
 from matcher.store.users import get_user
 
 __all__ = [
-    "ABSOLUTE_LIMIT",
     "COOKIE_NAME",
     "IDLE_LIMIT",
     "LANGUAGES",
@@ -50,7 +49,6 @@ __all__ = [
 
 COOKIE_NAME = "crosscheck_session"
 IDLE_LIMIT = 8 * 3600  # a working day without a click ends the session
-ABSOLUTE_LIMIT = 12 * 3600  # and no session outlives a long working day
 LANGUAGES = ("sv", "en")
 WEB_PREFIX = "/web"
 STATIC_PREFIX = "/web/static/"

@@ -71,6 +71,9 @@ def test_export_after_real_actions_verifies_offline(
     actions = [json.loads(line)["action"] for line in lines[1:-1]]
     assert actions[:2] == ["user.create", "policy.activate"]
     assert {"company.list", "access.denied", "run.start", "run.finish"} <= set(actions)
+    # the anonymous refusal was tallied, and the export wrote the tally out first
+    denied = [json.loads(line) for line in lines[1:-1] if b'"access.denied"' in line]
+    assert [d["object"]["count"] for d in denied] == ["1"] and actions[-1] == "access.denied"
     assert f"{len(actions)} entries" in out
 
 
@@ -78,7 +81,7 @@ def test_export_after_real_actions_verifies_offline(
     ("old", "new", "why"),
     [
         (b'"seq":3,', b'"seq":3 ', "not valid JSON"),
-        (b'"result":"denied"', b'"result":"deniee"', "not a valid audit entry"),
+        (b'"result":"allowed"', b'"result":"allowee"', "not a valid audit entry"),
     ],
 )
 def test_one_changed_byte_fails_and_names_the_entry(

@@ -21,7 +21,7 @@ from demo.story import all_hits
 from matcher.actions.runs import SHIPPED_POLICY
 from matcher.settings import init_data_dir
 from tests.e2e.story import AS_OF, bearer, prepare_companies
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, Site
+from tests.web.browser import Site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -78,25 +78,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         assert response.status_code == 201, response.text
         auditor = response.json()["token"]
         yield Site(url, admin_token, tokens, hits, row_counts, auditor, settings.data_dir)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Headless Chromium, once per session; skips (with the reason) when it can not run."""
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"{CHROMIUM} is missing: install Debian's Chromium with `apt-get install -y "
-            "chromium` (.ci/run does it); never `playwright install`"
-        )
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -19,10 +19,9 @@ from connectors.ui import RunningUi, UiSettings, start_in_thread
 from demo.server import serving
 from matcher.settings import init_data_dir
 from tests.e2e.story import bearer
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    pass
 
 DATA = Path(__file__).parents[2] / "data"
 CORPUS = DATA / "corpus"
@@ -180,22 +179,3 @@ def serve_ui() -> Iterator[Callable[[Path], RunningUi]]:
     yield start
     for running in started:
         running.stop()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium; skips (with the reason) when it can not run."""
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"{CHROMIUM} is missing: install Debian's Chromium with `apt-get install -y "
-            "chromium` (.ci/run does it); never `playwright install`"
-        )
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
