@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contract import RevealKem
 from matcher.core.audit import Outcome
+from matcher.core.vocabulary import AuditAction
 from matcher.crypto import generate_log_key, generate_reveal_key_pair, write_private_key_file
 from matcher.errors import ConfigError
 from matcher.store import audit
@@ -243,7 +244,7 @@ def init_data_dir(
             audit.append(
                 conn,
                 actor=audit.system_actor("init"),
-                action="user.create",
+                action=AuditAction.USER_CREATE,
                 outcome=Outcome("allowed", "role admin"),
                 now=utcnow(),
                 object_ids={"user": str(admin.id)},

@@ -46,7 +46,7 @@ def sign_in(
     error = AuthenticationError("the token is unknown or revoked")
     actor = token_actor(conn, token)
     if actor == ANONYMOUS:
-        tally_refusal(conn, source, now)
+        tally_refusal(conn, source, route, now)
     else:
         record_denied(conn, actor, error.slug, now, {"route": route})
     return Refused(error.status, error.slug, error.title, str(error))

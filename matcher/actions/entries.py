@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from matcher.actions.principal import Principal, actor_of
 from matcher.core.audit import Actor, Outcome, PolicyRef
-from matcher.core.vocabulary import ACCESS_DENIED
+from matcher.core.vocabulary import ACCESS_DENIED, AuditAction
 from matcher.store import audit
 
 __all__ = ["record", "record_denied"]
@@ -24,7 +24,7 @@ __all__ = ["record", "record_denied"]
 def record(
     conn: Connection,
     who: Principal | Actor,
-    action: str,
+    action: AuditAction,
     now: datetime,
     object_ids: Mapping[str, str] | None = None,
     *,

@@ -2,7 +2,7 @@
 
 Data officers see their own company's extracts, admins all. A list leaves ``extract.list``
 (naming the company when the reader is bound to one), a read ``extract.read``. The upload body
-is streamed and checked beside the API (:mod:`matcher.api.intake`); what it then does is here,
+is streamed and checked beside the API (:mod:`matcher.actions.intake`); what it then does is here,
 so every door that takes a package leaves the same entries: :func:`accept_upload` stores the
 extract and its ``upload.accept`` in the caller's transaction, :func:`record_duplicate` an
 identical retry, :func:`record_rejection` an ``upload.reject`` naming the problem slug, alone

@@ -20,6 +20,7 @@ from matcher.actions.entries import record
 from matcher.actions.principal import Principal, actor_of
 from matcher.core.audit import Actor, Outcome
 from matcher.core.policy import PolicyError
+from matcher.core.vocabulary import AuditAction
 from matcher.store import audit
 from matcher.store.database import utcnow
 from matcher.store.policies import (
@@ -37,7 +38,7 @@ def _retired(conn: Connection, who: Principal | Actor, stored: StoredPolicy, now
     record(
         conn,
         who,
-        "policy.retire",
+        AuditAction.POLICY_RETIRE,
         now,
         {"policy": stored.id, "version": stored.version},
         policy=stored.ref,
@@ -56,7 +57,7 @@ def activate_in(
         record(
             conn,
             who,
-            "policy.activate",
+            AuditAction.POLICY_ACTIVATE,
             now,
             {"policy": result.policy.id, "version": result.policy.version},
             policy=result.policy.ref,
@@ -73,7 +74,7 @@ def activate(engine: Engine, raw: bytes, principal: Principal) -> ActivationResu
             record(
                 conn,
                 principal,
-                "policy.activate",
+                AuditAction.POLICY_ACTIVATE,
                 now,
                 {"policy": result.policy.id, "version": result.policy.version},
                 reason="already_active",
@@ -102,7 +103,7 @@ def listed(conn: Connection, principal: Principal) -> list[StoredPolicy]:
     """Every activated version (``GET /v1/policies``, the admin's policies page), with the
     ``policy.list`` entry in the caller's transaction."""
     found = list_policies(conn)
-    record(conn, principal, "policy.list", utcnow())
+    record(conn, principal, AuditAction.POLICY_LIST, utcnow())
     return found
 
 
@@ -112,7 +113,7 @@ def record_refusal(engine: Engine, principal: Principal, error: PolicyError) -> 
         audit.append(
             conn,
             actor=principal.actor,
-            action="policy.activate",
+            action=AuditAction.POLICY_ACTIVATE,
             outcome=Outcome("denied", f"{error.slug}: {len(error.problems)} problems"),
             now=utcnow(),
         )

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from matcher.core.audit import Actor, Outcome, PolicyRef
 from matcher.core.policy import Retention
+from matcher.core.vocabulary import AuditAction
 from matcher.store import audit
 from matcher.store import reveal as store
 from matcher.store.blobs import BlobStore
@@ -157,7 +158,7 @@ def purge(conn: Connection, now: datetime, actor: Actor) -> tuple[PurgeSummary, 
         audit.append(
             conn,
             actor=actor,
-            action="reveal.expire",
+            action=AuditAction.REVEAL_EXPIRE,
             outcome=Outcome("allowed", "request_expired"),
             now=now,
             object_ids={"hit": str(request.hit_id), "company": request.requester_company},
@@ -179,7 +180,7 @@ def purge(conn: Connection, now: datetime, actor: Actor) -> tuple[PurgeSummary, 
     audit.append(
         conn,
         actor=actor,
-        action="purge",
+        action=AuditAction.PURGE,
         outcome=Outcome("allowed"),
         now=now,
         object_ids={name: str(value) for name, value in asdict(summary).items()},

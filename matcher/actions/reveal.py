@@ -32,6 +32,7 @@ from matcher.core.audit import (
 )
 from matcher.core.decisions import Allowed, Denied
 from matcher.core.policy import Policy
+from matcher.core.vocabulary import AuditAction
 from matcher.crypto import SealedDataUnreadable
 from matcher.disclosure import (
     LEAD_NOT_VERDICT,
@@ -131,7 +132,7 @@ def expire(conn: Connection, now: datetime, request_ids: Sequence[str] | None) -
         audit.append(
             conn,
             actor=system_actor(),
-            action="reveal.expire",
+            action=AuditAction.REVEAL_EXPIRE,
             outcome=Outcome("allowed", "request_expired"),
             now=now,
             object_ids={"hit": str(expired.hit_id), "company": expired.requester_company},
@@ -223,7 +224,7 @@ def file_request(
         audit.append(
             conn,
             actor=_audit_actor(who),
-            action="reveal.request",
+            action=AuditAction.REVEAL_REQUEST,
             outcome=Outcome("denied", "personal_data_in_text"),
             now=now,
             object_ids=objects,
@@ -248,7 +249,7 @@ def file_request(
         audit.append(
             conn,
             actor=_audit_actor(who),
-            action="reveal.request",
+            action=AuditAction.REVEAL_REQUEST,
             outcome=Outcome("denied", decision.code),
             now=now,
             object_ids=objects,
@@ -277,7 +278,7 @@ def file_request(
     audit.append(
         conn,
         actor=_audit_actor(who),
-        action="reveal.request",
+        action=AuditAction.REVEAL_REQUEST,
         outcome=Outcome("allowed"),
         now=now,
         object_ids=objects,
@@ -309,7 +310,7 @@ def visible_requests(
     audit.append(
         conn,
         actor=_audit_actor(who),
-        action="reveal.list",
+        action=AuditAction.REVEAL_LIST,
         outcome=Outcome("allowed"),
         now=now,
         object_ids={"company": company, "count": str(len(shown))},
@@ -328,7 +329,7 @@ def read_request(
     audit.append(
         conn,
         actor=_audit_actor(who),
-        action="reveal.read",
+        action=AuditAction.REVEAL_READ,
         outcome=Outcome("allowed"),
         now=now,
         object_ids={"hit": str(request.hit_id), "company": request.other(who.company_id)},
@@ -570,7 +571,7 @@ def record_outcome(
     audit.append(
         conn,
         actor=_audit_actor(who),
-        action="hit.outcome",
+        action=AuditAction.HIT_OUTCOME,
         outcome=Outcome("allowed"),
         now=now,
         object_ids=objects,

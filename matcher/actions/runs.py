@@ -207,7 +207,7 @@ def execute_run(
         audit.append(
             conn,
             actor=who,
-            action="run.start",
+            action=AuditAction.RUN_START,
             outcome=Outcome("allowed"),
             now=utcnow(),
             object_ids={"run": run_id},
@@ -287,7 +287,7 @@ def _finished(conn: Connection, who: Actor, run_id: str, ref: PolicyRef, status:
     audit.append(
         conn,
         actor=who,
-        action="run.finish",
+        action=AuditAction.RUN_FINISH,
         outcome=Outcome("allowed", status),
         now=utcnow(),
         object_ids={"run": run_id},
@@ -319,7 +319,7 @@ def active_run_policy(
         audit.append(
             conn,
             actor=who,
-            action="run.start",
+            action=AuditAction.RUN_START,
             outcome=Outcome("denied", "no_policy" if ref is None else "policy_unusable"),
             now=utcnow(),
             policy=ref,

@@ -7,11 +7,11 @@ failure is answered ``auth_failure_delay_seconds`` late; reaching the limit with
 ``auth_failure_window_seconds`` locks the key out for ``auth_lockout_seconds`` (429 with
 Retry-After). A lockout of one address or prefix does not touch other addresses' valid tokens.
 
-A refused attempt by an anonymous caller is not one audit entry: it is tallied per source and
-minute, and each completed minute becomes one ``access.denied`` entry with the count
-(:func:`flush_tallies`), so anonymous traffic can grow the log by at most one entry per source
-and minute (and per log read in that minute, which flushes the minute so far). Refusals
-naming a known user stay one entry each.
+A refused attempt by an anonymous caller is not one audit entry: it is tallied per source, route
+template and minute, and each completed minute becomes one ``access.denied`` entry with the
+count (:func:`flush_tallies`), so anonymous traffic can grow the log by at most one entry per
+source, route template and minute (and per log read in that minute, which flushes the minute
+so far). Refusals naming a known user stay one entry each.
 """
 
 from __future__ import annotations
@@ -85,15 +85,15 @@ def _minute(now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0)
 
 
-def tally_refusal(conn: Connection, source: str, now: datetime) -> None:
-    """Count an anonymous refusal of ``source`` (a keyed hash) in the current minute, and log
-    the minutes that are complete."""
-    store.tally_refusal(conn, source, _minute(now))
+def tally_refusal(conn: Connection, source: str, route: str, now: datetime) -> None:
+    """Count an anonymous refusal of ``source`` (a keyed hash) on ``route`` ("METHOD /path
+    template") in the current minute, and log the minutes that are complete."""
+    store.tally_refusal(conn, source, route, _minute(now))
     flush_tallies(conn, now)
 
 
 def flush_tallies(conn: Connection, now: datetime, *, complete_only: bool = True) -> int:
-    """Write one ``access.denied`` entry per source and completed minute; returns how many.
+    """Write one ``access.denied`` entry per source, route and completed minute; returns how many.
 
     With ``complete_only=False`` the current minute's tallies are written too: before the log
     is exported, read or verified, and when the service starts, so no refusal waits for the
@@ -111,6 +111,7 @@ def flush_tallies(conn: Connection, now: datetime, *, complete_only: bool = True
             outcome=Outcome("denied", "unauthenticated"),
             now=now,
             object_ids={
+                "route": tally.route,
                 "source": tally.source,
                 "minute": tally.minute.strftime("%Y-%m-%dT%H:%MZ"),
                 "count": str(count),

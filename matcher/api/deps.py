@@ -2,20 +2,22 @@
 
 A request carries ``Authorization: Bearer cc_...``; the token's SHA-256 is looked up (only the
 hash is stored) and must belong to an unrevoked user. Each route names the roles it admits with
-``Depends(require("admin", ...))``: no or bad token -> 401, wrong role -> 403. Whether an
+``Depends(require(Role.ADMIN, ...))``: no or bad token -> 401, wrong role -> 403. Whether an
 object belongs to the caller's company is decided by the repository queries (404 when not).
 
 Every such refusal is an audit entry (:func:`record_denied`, called from the app's error
 handler): the actor is the token's user when the token is known (even revoked); never the
-token. Anonymous refusals are tallied per source and minute instead (``actions.throttle``), and
-failed tokens count towards the source's and the token prefix's lockout (429). Allowed
-actions are recorded by the routes with :func:`record`, in the request's transaction.
+token. Anonymous refusals are tallied per source, route and minute instead
+(``actions.throttle``), and failed tokens count towards the source's and the token prefix's
+lockout (429). Allowed
+actions are recorded by the actions they call (:mod:`matcher.actions.entries`), in the
+request's transaction.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -27,7 +29,8 @@ from matcher.actions import entries, throttle
 from matcher.actions.access import token_actor
 from matcher.actions.principal import ANONYMOUS, Principal
 from matcher.api.forwarded import client_address
-from matcher.core.audit import Actor, PersonalDataInEntry, PolicyRef
+from matcher.core.audit import Actor, PersonalDataInEntry
+from matcher.core.vocabulary import Role
 from matcher.errors import AuthenticationError, MatcherError, PermissionDenied
 from matcher.settings import Settings
 from matcher.store.blobs import BlobStore
@@ -43,7 +46,6 @@ __all__ = [
     "app_state",
     "connection",
     "current_principal",
-    "record",
     "record_denied",
     "require",
     "source_of",
@@ -120,33 +122,6 @@ def current_principal(
     return principal
 
 
-def record(
-    conn: Connection,
-    principal: Principal,
-    action: str,
-    object_ids: Mapping[str, str] | None = None,
-    *,
-    reason: str | None = None,
-    policy: PolicyRef | None = None,
-    purpose: str | None = None,
-    case_reference: str | None = None,
-    fields: Sequence[str] = (),
-) -> int:
-    """Append an "allowed" entry for ``principal`` in the request's transaction (now)."""
-    return entries.record(
-        conn,
-        principal,
-        action,
-        utcnow(),
-        object_ids,
-        reason=reason,
-        policy=policy,
-        purpose=purpose,
-        case_reference=case_reference,
-        fields=fields,
-    )
-
-
 _MAX_PARAM = 100
 
 
@@ -166,11 +141,11 @@ def record_denied(state: AppState, request: Request, error: MatcherError) -> int
     actor = getattr(request.state, "audit_actor", None)
     if not isinstance(actor, Actor):
         actor = ANONYMOUS
+    objects = _route_object(request)
     if actor == ANONYMOUS:
         with state.engine.begin() as conn:
-            throttle.tally_refusal(conn, source_of(state, request), utcnow())
+            throttle.tally_refusal(conn, source_of(state, request), objects["route"], utcnow())
         return 0
-    objects = _route_object(request)
     with state.engine.begin() as conn:
         try:
             with conn.begin_nested():
@@ -188,8 +163,8 @@ def _append_denied(
     return entries.record_denied(conn, actor, error.slug, utcnow(), objects)
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency admitting only ``roles``; use as ``Depends(require("admin"))``."""
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting only ``roles``; use as ``Depends(require(Role.ADMIN))``."""
     unknown = set(roles) - set(ROLES)
     if unknown or not roles:
         raise ValueError(f"unknown roles {sorted(unknown)}")

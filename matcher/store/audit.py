@@ -35,6 +35,7 @@ from matcher.core.audit import (
     sign_checkpoint,
     tree_root,
 )
+from matcher.core.vocabulary import AuditAction
 from matcher.store.cursors import decode_cursor, encode_cursor
 from matcher.store.database import utcnow
 from matcher.store.tables import audit_checkpoints, audit_entries, audit_nodes
@@ -89,7 +90,7 @@ def append(
     conn: Connection,
     *,
     actor: Actor,
-    action: str,
+    action: AuditAction,
     outcome: Outcome,
     now: datetime,
     object_ids: Mapping[str, str] | None = None,

@@ -349,12 +349,14 @@ auth_throttle = Table(
     Column("locked_until", DateTime(timezone=True), nullable=True),
 )
 
-# Refused anonymous attempts per source (keyed hash) and minute, until the minute is over and
-# becomes one audit entry with the count: a flood can not grow the log by one entry per request.
+# Refused anonymous attempts per source (keyed hash), route template and minute, until the
+# minute is over and becomes one audit entry with the count: a flood can not grow the log by one
+# entry per request (route templates are a fixed set).
 denied_tallies = Table(
     "denied_tallies",
     metadata,
     Column("source", String(80), primary_key=True),
+    Column("route", String(200), primary_key=True),
     Column("minute", DateTime(timezone=True), primary_key=True),
     Column("count", Integer, nullable=False),
 )

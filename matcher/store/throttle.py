@@ -1,7 +1,7 @@
 """Counts of failed authentications and of refused anonymous attempts, kept in the database.
 
 Keys are keyed hashes (:func:`matcher.crypto.source_tag`) of a client address or a token's
-prefix, never the value itself. Both tables are small: one row per key, and per source and
+prefix, never the value itself. Both tables are small: one row per key, and per source, route and
 minute until that minute is written to the audit log. Being in the database, the counts hold
 for every worker of the service, and survive a restart (a lockout does not end by restarting).
 """
@@ -75,19 +75,26 @@ def count_failure(
 @dataclass(frozen=True)
 class Tally:
     source: str
+    route: str
     minute: datetime
     count: int
 
 
-def tally_refusal(conn: Connection, source: str, minute: datetime) -> None:
-    """Count one refused anonymous attempt of ``source`` in ``minute``."""
-    where = (denied_tallies.c.source == source, denied_tallies.c.minute == minute)
+def tally_refusal(conn: Connection, source: str, route: str, minute: datetime) -> None:
+    """Count one refused anonymous attempt of ``source`` on ``route`` in ``minute``."""
+    where = (
+        denied_tallies.c.source == source,
+        denied_tallies.c.route == route,
+        denied_tallies.c.minute == minute,
+    )
     bump = denied_tallies.update().where(*where).values(count=denied_tallies.c.count + 1)
     if conn.execute(bump).rowcount:
         return
     try:
         with conn.begin_nested():
-            conn.execute(denied_tallies.insert().values(source=source, minute=minute, count=1))
+            conn.execute(
+                denied_tallies.insert().values(source=source, route=route, minute=minute, count=1)
+            )
     except IntegrityError:
         conn.execute(bump)
 
@@ -97,16 +104,20 @@ def tallies_before(conn: Connection, minute: datetime) -> list[Tally]:
     rows = conn.execute(
         select(denied_tallies)
         .where(denied_tallies.c.minute < minute)
-        .order_by(denied_tallies.c.minute, denied_tallies.c.source)
+        .order_by(denied_tallies.c.minute, denied_tallies.c.source, denied_tallies.c.route)
     )
-    return [Tally(r.source, utc(r.minute), int(r[2])) for r in rows]
+    return [Tally(r.source, r.route, utc(r.minute), int(r._mapping["count"])) for r in rows]
 
 
 def take_tally(conn: Connection, tally: Tally) -> int | None:
     """Remove a tally to log it; its count, or None when another worker took it first."""
     taken = conn.execute(
         delete(denied_tallies)
-        .where(denied_tallies.c.source == tally.source, denied_tallies.c.minute == tally.minute)
+        .where(
+            denied_tallies.c.source == tally.source,
+            denied_tallies.c.route == tally.route,
+            denied_tallies.c.minute == tally.minute,
+        )
         .returning(denied_tallies.c.count)
     ).first()
     return None if taken is None else int(taken[0])

@@ -21,7 +21,7 @@ from matcher.actions.principal import Principal
 from matcher.actions.runs import start_run
 from matcher.api.deps import AppState, Conn, app_state
 from matcher.core import limits
-from matcher.core.vocabulary import COMPANY_ROLES, ROLES
+from matcher.core.vocabulary import COMPANY_ROLES, ROLES, Role
 from matcher.errors import ConflictError, InvalidInput, NoActivePolicy, RunFailed
 from matcher.store.companies import list_companies
 from matcher.web.csrf import verify_csrf
@@ -34,7 +34,7 @@ router = APIRouter(
     prefix="/web/admin", include_in_schema=False, dependencies=[Depends(verify_csrf)]
 )
 
-Admin = Annotated[Principal, Depends(signed_in("admin"))]
+Admin = Annotated[Principal, Depends(signed_in(Role.ADMIN))]
 # Forms commit in their own transaction before redirecting (the request-scoped connection
 # may commit only after the response has gone out, and the redirect would race it).
 State = Annotated[AppState, Depends(app_state)]

@@ -18,6 +18,7 @@ from matcher.actions import policies as policy_actions
 from matcher.api.deps import AppState, Principal, app_state
 from matcher.core import limits
 from matcher.core.policy import Policy, PolicyError, Problem, load_policy
+from matcher.core.vocabulary import Role
 from matcher.errors import ConflictError
 from matcher.store.policies import policy_problems
 from matcher.web.csrf import verify_csrf
@@ -30,7 +31,7 @@ router = APIRouter(
     prefix="/web/admin/policies", include_in_schema=False, dependencies=[Depends(verify_csrf)]
 )
 
-Admin = Annotated[Principal, Depends(signed_in("admin"))]
+Admin = Annotated[Principal, Depends(signed_in(Role.ADMIN))]
 State = Annotated[AppState, Depends(app_state)]
 
 MAX_POLICY_CHARS = limits.POLICY_BYTES  # as the API (a character is at least a byte)

@@ -18,6 +18,7 @@ from matcher.actions import audit_reads
 from matcher.api.deps import AppState, Principal, app_state
 from matcher.api.params import LogSeq
 from matcher.core import limits
+from matcher.core.vocabulary import Role
 from matcher.store import audit
 from matcher.store.database import utcnow
 from matcher.store.statistics import AGE_BUCKETS, disclosures_per_user_per_day
@@ -31,9 +32,9 @@ router = APIRouter(
     prefix="/web/audit", include_in_schema=False, dependencies=[Depends(verify_csrf)]
 )
 
-Auditor = Annotated[Principal, Depends(signed_in("auditor"))]
+Auditor = Annotated[Principal, Depends(signed_in(Role.AUDITOR))]
 # As in the API: admins may check the log too (the checkpoint and proofs), not read entries.
-Verifier = Annotated[Principal, Depends(signed_in("auditor", "admin"))]
+Verifier = Annotated[Principal, Depends(signed_in(Role.AUDITOR, Role.ADMIN))]
 State = Annotated[AppState, Depends(app_state)]
 
 PAGE_SIZE = 50

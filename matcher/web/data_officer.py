@@ -11,6 +11,7 @@ from starlette.responses import Response
 from matcher.actions.extracts import list_extracts
 from matcher.actions.principal import Principal
 from matcher.api.deps import Conn
+from matcher.core.vocabulary import Role
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import signed_in
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/web", include_in_schema=False, dependencies=[Depends
 @router.get("/extracts")
 def extracts_page(
     request: Request,
-    principal: Annotated[Principal, Depends(signed_in("data_officer"))],
+    principal: Annotated[Principal, Depends(signed_in(Role.DATA_OFFICER))],
     conn: Conn,
 ) -> Response:
     # The store filters by company: this page can not list another company's extracts.

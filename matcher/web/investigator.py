@@ -22,7 +22,7 @@ from matcher.actions import reveal as flow
 from matcher.actions.hits import QueueFilter
 from matcher.api.deps import AppState, Conn, Principal, app_state
 from matcher.api.params import HitId
-from matcher.core.vocabulary import BANDS, HIT_STATUSES, OUTCOME_REASONS, OUTCOMES
+from matcher.core.vocabulary import BANDS, HIT_STATUSES, OUTCOME_REASONS, OUTCOMES, Role
 from matcher.errors import NotFound
 from matcher.store import reveal as store
 from matcher.store.hits import hit_for_company
@@ -35,7 +35,7 @@ __all__ = ["AGES", "BANDS", "hit_page_context", "router"]
 
 router = APIRouter(prefix="/web", include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-Reader = Annotated[Principal, Depends(signed_in("investigator", "approver"))]
+Reader = Annotated[Principal, Depends(signed_in(Role.INVESTIGATOR, Role.APPROVER))]
 
 AGES = (7, 30, 90)  # "first seen at least N days ago": what is getting stale
 

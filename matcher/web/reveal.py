@@ -22,7 +22,7 @@ from matcher.api.deps import AppState, Principal, app_state
 from matcher.api.params import HitId
 from matcher.api.routes.reveal import clock
 from matcher.core import limits
-from matcher.core.vocabulary import OUTCOME_REASONS, OUTCOMES, REVEAL_REQUEST_STATUSES
+from matcher.core.vocabulary import OUTCOME_REASONS, OUTCOMES, REVEAL_REQUEST_STATUSES, Role
 from matcher.store import reveal as store
 from matcher.web.csrf import verify_csrf
 from matcher.web.investigator import hit_page_context
@@ -33,9 +33,9 @@ __all__ = ["REQUEST_FIELD_OF", "router", "time_left"]
 
 router = APIRouter(prefix="/web", include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-Worker = Annotated[Principal, Depends(signed_in("investigator", "approver"))]
-Investigator = Annotated[Principal, Depends(signed_in("investigator"))]
-Approver = Annotated[Principal, Depends(signed_in("approver", "investigator"))]
+Worker = Annotated[Principal, Depends(signed_in(Role.INVESTIGATOR, Role.APPROVER))]
+Investigator = Annotated[Principal, Depends(signed_in(Role.INVESTIGATOR))]
+Approver = Annotated[Principal, Depends(signed_in(Role.APPROVER, Role.INVESTIGATOR))]
 State = Annotated[AppState, Depends(app_state)]
 # The API's clock: decisions are taken at the same time source (tests move it for both).
 Now = Annotated[datetime, Depends(clock)]

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp
 
 from matcher.actions import sessions
 from matcher.api.deps import AppState, Principal, app_state
+from matcher.core.vocabulary import Role
 from matcher.errors import MatcherError, PermissionDenied
 from matcher.store.users import get_user
 
@@ -230,7 +231,7 @@ def current_session(request: Request) -> Session:
     return session
 
 
-def signed_in(*roles: str) -> Callable[..., Principal]:
+def signed_in(*roles: Role) -> Callable[..., Principal]:
     """A dependency: the signed-in person, if their role is one of ``roles`` (any when empty).
 
     The middleware found the session open and its user active a moment ago; the user is read

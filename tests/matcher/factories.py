@@ -24,7 +24,7 @@ from contract import (
     encoding_digest,
     signing_payload,
 )
-from matcher.api.intake import expected_columns
+from matcher.actions.intake import expected_columns
 from matcher.settings import Settings
 
 

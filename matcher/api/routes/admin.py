@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from matcher.actions import admin as actions
 from matcher.api.deps import Conn, Principal, require
 from matcher.core import limits
+from matcher.core.vocabulary import Role
 from matcher.store.companies import Company
 from matcher.store.database import utcnow
 from matcher.store.users import User
@@ -23,7 +24,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
-Admin = Annotated[Principal, Depends(require("admin"))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
 class CompanyIn(BaseModel):

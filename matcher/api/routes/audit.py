@@ -20,6 +20,7 @@ from matcher.actions import audit_reads
 from matcher.api.deps import AppState, Conn, Principal, app_state, require
 from matcher.api.params import LogSeqQuery, LogSizeQuery
 from matcher.core import limits
+from matcher.core.vocabulary import Role
 from matcher.store import audit
 from matcher.store.database import MAX_ROW_ID, utcnow
 
@@ -27,8 +28,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
-Auditor = Annotated[Principal, Depends(require("auditor"))]
-Verifier = Annotated[Principal, Depends(require("auditor", "admin"))]
+Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
+Verifier = Annotated[Principal, Depends(require(Role.AUDITOR, Role.ADMIN))]
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)

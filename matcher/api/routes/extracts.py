@@ -5,15 +5,15 @@ The upload body is ``multipart/form-data`` with parts ``manifest`` (manifest.jso
 temporary file in the blob folder while it is hashed and counted, never into memory, and the
 manifest is verified as soon as it has arrived (the connector sends it first), so a package
 that will be refused is refused before gigabytes are read. The route only parses and answers:
-the checks are :mod:`matcher.api.intake`'s, the storing and the entries are the actions in
-:mod:`matcher.actions.extracts`. Nothing is stored on a rejection except its audit entry
+the checks are :mod:`matcher.actions.intake`'s, the storing and the entries are the actions in
+:mod:`matcher.actions.uploads`. Nothing is stored on a rejection except its audit entry
 (``upload.reject`` with the problem slug, in its own transaction); an accepted upload's entry
 (``upload.accept``) commits with the extract, before the 201 is sent.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
@@ -21,24 +21,26 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from contract import Manifest
 from matcher.actions import extracts as extract_actions
+from matcher.actions.uploads import (
+    Intake,
+    note_duplicate,
+    note_rejection,
+    store_package,
+    verify_manifest,
+)
 from matcher.api.deps import AppState, Conn, Principal, app_state, require
-from matcher.api.intake import IntakeBounds, ManifestVerdict, check_manifest, check_records
+from matcher.core.vocabulary import Role
 from matcher.errors import (
-    ConflictError,
     MalformedUpload,
     MatcherError,
     PayloadTooLarge,
 )
 from matcher.store.blobs import PendingBlob
 from matcher.store.database import utcnow
-from matcher.store.extracts import Extract, NewExtract
-from matcher.store.tables import extracts as extracts_table
+from matcher.store.extracts import Extract
 
 __all__ = ["router"]
 
@@ -186,94 +188,8 @@ def _check_length(request: Request, limit: int) -> None:
         )
 
 
-def _bounds(state: AppState, company: str) -> IntakeBounds:
-    settings = state.settings
-    return IntakeBounds(
-        limits=settings.extract_limits(company),
-        today=utcnow().date(),
-        as_of_tolerance=timedelta(days=settings.as_of_tolerance_days),
-    )
-
-
-def _verify_manifest(state: AppState, raw: bytes, company: str) -> ManifestVerdict:
-    with state.engine.connect() as conn:
-        return check_manifest(
-            conn, raw, company, state.reveal_key_fingerprint, _bounds(state, company)
-        )
-
-
-def _store(
-    state: AppState, raw: bytes, records: PendingBlob, principal: Principal
-) -> tuple[Extract, bool]:
-    """Check the records, move the blob into place and record the extract atomically."""
-    company = principal.own_company()
-    verdict = _verify_manifest(state, raw, company)
-    if verdict.duplicate is not None:
-        records.discard()
-        return verdict.duplicate, False
-    manifest: Manifest = verdict.manifest
-    records.finish()
-    check_records(records.path, records.sha256, manifest, state.settings.extract_limits(company))
-    size = records.size
-    key = state.blobs.commit(records)
-    try:
-        with state.engine.begin() as conn:
-            # Checked again inside the transaction that stores: another upload may have
-            # landed between the first check and now.
-            verdict = check_manifest(
-                conn, raw, company, state.reveal_key_fingerprint, _bounds(state, company)
-            )
-            if verdict.duplicate is not None:
-                return verdict.duplicate, False
-            stored = extract_actions.accept_upload(
-                conn,
-                principal,
-                NewExtract(
-                    id=str(manifest.extract_id),
-                    company_id=company,
-                    as_of=manifest.as_of,
-                    uploaded_by=principal.user_id,
-                    row_count=manifest.row_count,
-                    size_bytes=size,
-                    records_sha256=key,
-                    blob_key=key,
-                    manifest=manifest.model_dump(mode="json"),
-                    contract_version=manifest.contract_version,
-                    encoding_digest=manifest.encoding_digest,
-                    matching_key_epoch=manifest.matching_key_epoch,
-                    reveal_key_fingerprint=manifest.reveal_key_fingerprint,
-                    wrapped_data_key=manifest.wrapped_data_key,
-                ),
-                utcnow(),
-            )
-        return stored, True
-    except BaseException as exc:
-        _drop_unreferenced_blob(state, key)
-        if isinstance(exc, IntegrityError):
-            raise ConflictError(
-                f"another upload for company {company} was stored at the same time; "
-                "upload again (an identical package is a no-op)"
-            ) from exc
-        raise
-
-
-def _record_duplicate(state: AppState, principal: Principal, extract: Extract) -> None:
-    with state.engine.begin() as conn:
-        extract_actions.record_duplicate(conn, principal, extract, utcnow())
-
-
-def _record_rejection(state: AppState, principal: Principal, error: MatcherError) -> None:
-    with state.engine.begin() as conn:
-        extract_actions.record_rejection(conn, principal, error, utcnow())
-
-
-def _drop_unreferenced_blob(state: AppState, key: str) -> None:
-    with state.engine.connect() as conn:
-        used = conn.execute(
-            select(extracts_table.c.id).where(extracts_table.c.blob_key == key).limit(1)
-        ).first()
-    if used is None:
-        state.blobs.delete(key)
+def _intake(state: AppState) -> Intake:
+    return Intake(state.engine, state.blobs, state.settings, state.reveal_key_fingerprint)
 
 
 _UPLOAD_BODY: dict[str, Any] = {
@@ -304,17 +220,18 @@ _UPLOAD_BODY: dict[str, Any] = {
 )
 async def post_extract(
     request: Request,
-    principal: Annotated[Principal, Depends(require("data_officer"))],
+    principal: Annotated[Principal, Depends(require(Role.DATA_OFFICER))],
     state: Annotated[AppState, Depends(app_state)],
 ) -> JSONResponse:
     """Upload a signed package; 201 when stored, 200 with the same id when already stored."""
     company = principal.own_company()
     limit = state.settings.max_upload_bytes
+    intake = _intake(state)
     try:
         _check_length(request, limit)
         stream = _PackageStream(_boundary(request), state)
     except MatcherError as exc:
-        await run_in_threadpool(_record_rejection, state, principal, exc)
+        await run_in_threadpool(note_rejection, intake, principal, exc, utcnow())
         raise
     received = 0
     checked = False
@@ -329,12 +246,14 @@ async def post_extract(
             if stream.manifest_done and not checked:
                 checked = True
                 verdict = await run_in_threadpool(
-                    _verify_manifest, state, bytes(stream.manifest), company
+                    verify_manifest, intake, bytes(stream.manifest), company, utcnow()
                 )
                 if verdict.duplicate is not None:
                     # Same signed manifest, same records hash: a retry. Stop reading.
                     stream.discard()
-                    await run_in_threadpool(_record_duplicate, state, principal, verdict.duplicate)
+                    await run_in_threadpool(
+                        note_duplicate, intake, principal, verdict.duplicate, utcnow()
+                    )
                     body = ExtractOut.of(verdict.duplicate).model_dump(mode="json")
                     return JSONResponse(body, status_code=200)
         stream.close()
@@ -344,22 +263,22 @@ async def post_extract(
                 "(records.parquet), and must be complete"
             )
         stored, created = await run_in_threadpool(
-            _store, state, bytes(stream.manifest), stream.records, principal
+            store_package, intake, principal, bytes(stream.manifest), stream.records, utcnow()
         )
     except BaseException as exc:
         stream.discard()
         if isinstance(exc, MatcherError):
-            await run_in_threadpool(_record_rejection, state, principal, exc)
+            await run_in_threadpool(note_rejection, intake, principal, exc, utcnow())
         raise
     if not created:
-        await run_in_threadpool(_record_duplicate, state, principal, stored)
+        await run_in_threadpool(note_duplicate, intake, principal, stored, utcnow())
     body = ExtractOut.of(stored).model_dump(mode="json")
     return JSONResponse(body, status_code=201 if created else 200)
 
 
 @router.get("/extracts")
 def get_extracts(
-    principal: Annotated[Principal, Depends(require("data_officer", "admin"))],
+    principal: Annotated[Principal, Depends(require(Role.DATA_OFFICER, Role.ADMIN))],
     conn: Conn,
 ) -> list[ExtractOut]:
     """Data officers see their own company's extracts; admins see all."""
@@ -369,7 +288,7 @@ def get_extracts(
 @router.get("/extracts/{extract_id}")
 def get_one_extract(
     extract_id: str,
-    principal: Annotated[Principal, Depends(require("data_officer", "admin"))],
+    principal: Annotated[Principal, Depends(require(Role.DATA_OFFICER, Role.ADMIN))],
     conn: Conn,
 ) -> ExtractOut:
     return ExtractOut.of(extract_actions.read_extract(conn, principal, extract_id, utcnow()))

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from matcher.actions import hits
 from matcher.api.deps import Conn, Principal, require
 from matcher.api.params import HitId
+from matcher.core.vocabulary import Role
 from matcher.store.cursors import decode_cursor, encode_cursor
 from matcher.store.database import utcnow
 from matcher.store.hits import CompanyHit
@@ -24,7 +25,7 @@ __all__ = ["HitId", "router"]
 
 router = APIRouter(prefix="/v1", tags=["hits"])
 
-Reader = Annotated[Principal, Depends(require("investigator", "approver"))]
+Reader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.APPROVER))]
 
 
 class HitOut(BaseModel):

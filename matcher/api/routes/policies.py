@@ -21,6 +21,7 @@ from matcher.api.deps import AppState, Conn, Principal, app_state, require
 from matcher.api.problems import problem_response
 from matcher.core import limits
 from matcher.core.policy import PolicyError
+from matcher.core.vocabulary import Role
 from matcher.store.database import utcnow
 from matcher.store.policies import StoredPolicy
 
@@ -28,8 +29,10 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["policies"])
 
-Admin = Annotated[Principal, Depends(require("admin"))]
-Reader = Annotated[Principal, Depends(require("admin", "auditor", "investigator", "approver"))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+Reader = Annotated[
+    Principal, Depends(require(Role.ADMIN, Role.AUDITOR, Role.INVESTIGATOR, Role.APPROVER))
+]
 
 
 class PolicyOut(BaseModel):

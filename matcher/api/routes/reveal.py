@@ -38,6 +38,7 @@ from matcher.api.problems import problem_response
 from matcher.api.routes.hits import HitId
 from matcher.core import limits
 from matcher.core.audit import Actor
+from matcher.core.vocabulary import Role
 from matcher.errors import InvalidInput
 from matcher.store import reveal as store
 from matcher.store.audit import system_actor
@@ -83,9 +84,9 @@ async def _periodic_purge(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(prefix="/v1", tags=["reveal"], lifespan=_periodic_purge)
 
-Worker = Annotated[Principal, Depends(require("investigator", "approver"))]
-Investigator = Annotated[Principal, Depends(require("investigator"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
+Worker = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.APPROVER))]
+Investigator = Annotated[Principal, Depends(require(Role.INVESTIGATOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 State = Annotated[AppState, Depends(app_state)]
 Now = Annotated[datetime, Depends(clock)]
 

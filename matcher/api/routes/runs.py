@@ -17,13 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from matcher.actions import runs
 from matcher.actions.runs import RunSummary, start_run
 from matcher.api.deps import AppState, Conn, Principal, app_state, require
+from matcher.core.vocabulary import Role
 from matcher.store.database import utcnow
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["runs"])
 
-Admin = Annotated[Principal, Depends(require("admin"))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
 class RunIn(BaseModel):

@@ -49,9 +49,10 @@ def upgrade() -> None:
     op.create_table(
         "denied_tallies",
         sa.Column("source", sa.String(80), nullable=False),
+        sa.Column("route", sa.String(200), nullable=False),
         sa.Column("minute", _Time, nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("source", "minute", name="pk_denied_tallies"),
+        sa.PrimaryKeyConstraint("source", "route", "minute", name="pk_denied_tallies"),
     )
 
 
