@@ -10,12 +10,10 @@ Fixtures are local to this file; SQLite always, PostgreSQL with CROSSCHECK_TEST_
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -24,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import select
 
 from demo.server import free_port
 from matcher.actions.runs import SHIPPED_POLICY
@@ -46,32 +44,17 @@ from tests.matcher.factories import (
     package_of,
     public_pem,
 )
+from tests.security.conftest import database
 
-PG_ENV = "CROSSCHECK_TEST_DATABASE_URL"
 HOSTILE_ROWS = 20_000_000
 ROUNDS = 3  # bounded: an attack, not a load test
 MAX_SERVER_RSS_MIB = 1024  # the server decodes one bounded batch at a time
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield ""  # init_data_dir's default: a SQLite file in the data directory
-        return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"PostgreSQL attacks need {PG_ENV} (e.g. postgresql+psycopg://...); unset")
-    schema = f"cc_sec_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    with database(request.param) as url:
+        yield url
 
 
 @dataclass
