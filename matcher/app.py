@@ -29,6 +29,7 @@ from matcher.api.routes.hits import router as hits_router
 from matcher.api.routes.policies import router as policies_router
 from matcher.api.routes.reveal import router as reveal_router
 from matcher.api.routes.runs import router as runs_router
+from matcher.api.routes.witness import router as witness_router
 from matcher.crypto import reveal_key_fingerprint
 from matcher.errors import ConfigError, MatcherError
 from matcher.settings import Settings, ensure_session_secret
@@ -132,6 +133,7 @@ def create_app(settings: Settings) -> FastAPI:
         policies_router,
         audit_router,
         reveal_router,
+        witness_router,
     ):
         app.include_router(router)
     install_web(app, settings)  # after the API's routers and error handlers: it wraps them

@@ -32,6 +32,7 @@ from contract import (
     pem_fingerprint,
     sealed_associated_data,
     signing_payload,
+    tlog,
     unpad_sealed,
 )
 from matcher.errors import BadSignature, ConfigError, InvalidInput, MatcherError
@@ -251,10 +252,7 @@ def log_public_key(private_pem: bytes) -> bytes:
 
 def note_key_id(key_name: str, public_pem: bytes) -> bytes:
     """The 4-byte C2SP key id of an Ed25519 verifier key named ``key_name``."""
-    raw = _load_ed25519_public(public_pem).public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return hashlib.sha256(key_name.encode("utf-8") + b"\n" + _NOTE_ED25519 + raw).digest()[:4]
+    return tlog.note_key_id(key_name, _load_ed25519_public(public_pem))
 
 
 def sign_note(text: str, key_name: str, private_pem: bytes) -> str:

@@ -107,6 +107,9 @@ class Settings(BaseModel):
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or
     # networks, e.g. ["127.0.0.1", "10.0.0.0/8"]); from anyone else the headers are ignored.
     trusted_proxies: tuple[str, ...] = ()
+    # The witnesses of the companies all get the checkpoint signed within this period, so
+    # they cosign the same one (matcher.actions.witness.checkpoint_for).
+    witness_checkpoint_seconds: float = Field(default=300, gt=0)
     # Web sessions: idle for this long, or this old, and they are over.
     session_idle_seconds: float = Field(default=8 * 3600, gt=0)
     session_absolute_seconds: float = Field(default=12 * 3600, gt=0)

@@ -13,7 +13,7 @@ from importlib import metadata
 
 from rich.console import Console
 
-from connectors.cli import extract, keys, token, ui, upload, workspace
+from connectors.cli import extract, keys, token, ui, upload, witness, workspace
 from connectors.cli._common import Context
 from connectors.errors import ConnectorError
 from contract import CONTRACT_VERSION
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (keys, workspace, extract, upload, token, ui):
+    for group in (keys, workspace, extract, upload, token, witness, ui):
         group.register(commands)
     _quiet_everywhere(commands)
     return parser

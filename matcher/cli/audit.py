@@ -12,6 +12,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from matcher.actions import audit_reads
 from matcher.auditlog import VerifyError, verify_export
 from matcher.cli._common import (
@@ -23,6 +26,7 @@ from matcher.cli._common import (
     open_engine,
     open_settings,
 )
+from matcher.core.audit.export import check_cosignatures
 from matcher.crypto import log_public_key
 from matcher.errors import InvalidInput
 from matcher.store.database import utcnow
@@ -34,6 +38,9 @@ examples:
   matcher audit public-key --data-dir /srv/crosscheck --out crosscheck-log.pub
   matcher audit export --data-dir /srv/crosscheck --out audit-2026-11.jsonl
   matcher audit verify audit-2026-11.jsonl --public-key crosscheck-log.pub
+  matcher audit verify audit-2026-11.jsonl --public-key crosscheck-log.pub \\
+      --cosigned cosigned.txt --min-witnesses 2 --witness witness.linbo.se/w1=linbo-witness.pub \\
+      --witness witness.stangastaden.se/w1=stg-witness.pub --witness witness.hem.se/w1=hem.pub
 Auditors verify on their own machine: `verify` needs only the export and the public key.
 See docs/auditor.md.
 """
@@ -97,6 +104,26 @@ def register(commands: Any, data_dir: Path) -> None:
         metavar="FILE",
         help="an earlier checkpoint you kept: the export must extend it unchanged",
     )
+    verify.add_argument(
+        "--cosigned",
+        type=Path,
+        metavar="FILE",
+        help="the newest cosigned checkpoint (GET /v1/witness/cosigned): the export must "
+        "extend it, and --min-witnesses of the --witness keys must have cosigned it",
+    )
+    verify.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        metavar="NAME=KEY",
+        help="a company witness's name and Ed25519 public key (PEM) you pinned; repeat",
+    )
+    verify.add_argument(
+        "--min-witnesses",
+        type=int,
+        metavar="K",
+        help="how many of the --witness keys must have cosigned (default: all of them)",
+    )
     add_output_options(verify, json_option=False)
     verify.set_defaults(handler=_verify)
 
@@ -150,6 +177,51 @@ def _verify(args: argparse.Namespace, ctx: Context) -> int:
         ctx.err.print(f"FAILED: {args.file}: {exc}", markup=False)
         return exc.exit_code
     ctx.out.print(summary.line(), markup=False)
+    if args.cosigned is None:
+        if args.witness:
+            raise InvalidInput("--witness needs --cosigned FILE (GET /v1/witness/cosigned)")
+        return 0
+    return _verify_witnessed(args, ctx, public_pem)
+
+
+def _witness_keys(specs: list[str]) -> dict[str, Ed25519PublicKey]:
+    keys: dict[str, Ed25519PublicKey] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise InvalidInput(f"--witness {spec!r}: expected NAME=KEYFILE")
+        try:
+            key = serialization.load_pem_public_key(_read_bytes(Path(path), "the witness key"))
+        except ValueError:
+            key = None
+        if not isinstance(key, Ed25519PublicKey):
+            raise InvalidInput(f"--witness {name}: {path} is not an Ed25519 public key (PEM)")
+        keys[name] = key
+    return keys
+
+
+def _verify_witnessed(args: argparse.Namespace, ctx: Context, public_pem: bytes) -> int:
+    """The export extends the cosigned checkpoint, and enough witnesses cosigned it."""
+    witnesses = _witness_keys(args.witness)
+    if not witnesses:
+        raise InvalidInput("--cosigned needs at least one --witness NAME=KEYFILE")
+    minimum = len(witnesses) if args.min_witnesses is None else args.min_witnesses
+    if not 1 <= minimum <= len(witnesses):
+        raise InvalidInput(f"--min-witnesses must be between 1 and {len(witnesses)}")
+    note = _read_bytes(args.cosigned, "the cosigned checkpoint").decode("utf-8", "replace")
+    try:
+        summary = verify_export(
+            args.file, public_pem, key_name=args.key_name, pinned_checkpoint=note
+        )
+        good = check_cosignatures(note, witnesses, minimum)
+    except VerifyError as exc:
+        ctx.err.print(f"FAILED: {args.file}: witnessed: {exc}", markup=False)
+        return exc.exit_code
+    ctx.out.print(
+        f"witnessed: size {summary.pinned_size} cosigned by {len(good)} of {len(witnesses)} "
+        f"witnesses ({', '.join(good)}; {minimum} required)",
+        markup=False,
+    )
     return 0
 
 

@@ -90,6 +90,10 @@ class AuditAction(StrEnum):
     SUBJECT_REPORT = "subject.report"
     PURGE = "purge"
     ACCESS_DENIED = "access.denied"
+    WITNESS_ADD = "witness.add"
+    WITNESS_CHECKPOINT = "witness.checkpoint"
+    WITNESS_COSIGN = "witness.cosign"
+    WITNESS_COSIGNED = "witness.cosigned"
 
 
 ACCESS_DENIED = AuditAction.ACCESS_DENIED

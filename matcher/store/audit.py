@@ -37,7 +37,7 @@ from matcher.core.audit import (
 )
 from matcher.core.vocabulary import AuditAction
 from matcher.store.cursors import decode_cursor, encode_cursor
-from matcher.store.database import utcnow
+from matcher.store.database import utc, utcnow
 from matcher.store.tables import audit_checkpoints, audit_entries, audit_nodes
 
 
@@ -62,6 +62,7 @@ __all__ = [
     "entry_bytes",
     "latest_checkpoint",
     "log_size",
+    "newest_signed_checkpoint",
     "node_source",
     "one_entry_bytes",
     "system_actor",
@@ -271,6 +272,14 @@ def entry_bytes(conn: Connection, size: int, *, batch: int = 1000) -> Iterator[b
 
 
 # --- Checkpoints -------------------------------------------------------------------------------
+
+
+def newest_signed_checkpoint(conn: Connection) -> tuple[int, str, datetime] | None:
+    """The largest checkpoint signed so far: its size, note and when it was signed."""
+    row = conn.execute(
+        select(audit_checkpoints).order_by(audit_checkpoints.c.size.desc()).limit(1)
+    ).first()
+    return None if row is None else (int(row.size), str(row.note), utc(row.signed_at))
 
 
 def latest_checkpoint(conn: Connection, settings: LogKey, size: int | None = None) -> str:

@@ -68,6 +68,8 @@ __all__ = [
     "runs",
     "users",
     "web_sessions",
+    "witness_cosignatures",
+    "witnesses",
 ]
 
 
@@ -359,4 +361,28 @@ denied_tallies = Table(
     Column("route", String(200), primary_key=True),
     Column("minute", DateTime(timezone=True), primary_key=True),
     Column("count", Integer, nullable=False),
+)
+
+
+# Companies' witnesses of the access log (C2SP tlog-cosignature, Ed25519 cosignature/v1): each
+# a key name and public key registered by the operator for one company, and the cosignatures
+# they sent, one per witness and checkpoint size (the note of that size is audit_checkpoints').
+witnesses = Table(
+    "witnesses",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("company_id", String(64), ForeignKey("companies.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("public_key", Text, nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+witness_cosignatures = Table(
+    "witness_cosignatures",
+    metadata,
+    Column("size", BigInteger, ForeignKey("audit_checkpoints.size"), primary_key=True),
+    Column("witness_id", BigInteger, ForeignKey("witnesses.id"), primary_key=True),
+    Column("line", Text, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
 )

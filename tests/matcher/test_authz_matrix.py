@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, func, select
 
+from contract import tlog
 from matcher.actions.runs import SHIPPED_POLICY
 from matcher.store import audit
 from matcher.store.cursors import encode_cursor
@@ -82,6 +83,7 @@ class Objects:
     run_id: str
     request_a: str  # filed by investigator-a, approved by approver-b (disclosure readable)
     request_b: str  # filed by investigator-b, pending: approver-a may decide it
+    cosignature: dict[str, Any]  # a valid cosignature by company a's registered witness
 
 
 def _build(client: TestClient, w_factory: Callable[..., World], engine: Engine) -> Objects:
@@ -94,7 +96,28 @@ def _build(client: TestClient, w_factory: Callable[..., World], engine: Engine) 
             select(extracts.c.id).where(extracts.c.company_id == "a")
         ).scalar_one()
         run_id = conn.execute(select(runs.c.id)).scalar_one()
-    return Objects(rw, extract_a, run_id, request_a, request_b)
+    return Objects(rw, extract_a, run_id, request_a, request_b, _witness(client, rw.world))
+
+
+WITNESS_KEY = Ed25519PrivateKey.from_private_bytes(random.Random("matrix-witness").randbytes(32))
+
+
+def _witness(client: TestClient, w: World) -> dict[str, Any]:
+    """Register company a's witness, cosign the newest checkpoint once (so a cosigned one
+    exists) and return that cosignature as a request body."""
+    registered = client.post(
+        "/v1/companies/a/witnesses",
+        json={"name": "witness.a.example/w1", "public_key": public_pem(WITNESS_KEY)},
+        headers=auth(w.admin_token),
+    )
+    assert registered.status_code == 201, registered.text
+    officer = auth(w.companies["a"].tokens["data_officer"])
+    view = client.get("/v1/witness/checkpoint", headers=officer).json()
+    note = tlog.parse_note(view["checkpoint"])
+    line = tlog.cosign(note.text, "witness.a.example/w1", WITNESS_KEY, 1_780_000_000).line()
+    body = {"size": view["to_size"], "cosignature": line}
+    assert client.post("/v1/witness/cosignatures", json=body, headers=officer).status_code == 201
+    return body
 
 
 def _path(row: Row, objects: Objects) -> str:
@@ -104,6 +127,7 @@ def _path(row: Row, objects: Objects) -> str:
         run_id=objects.run_id,
         hit_id=objects.rw.hit_id,
         policy_id="concurrent-tenancy",
+        company_id="a",
         request_id=objects.request_b if row.role == "approver" else objects.request_a,
     )
 
@@ -136,6 +160,12 @@ def _body(row: Row, objects: Objects) -> dict[str, Any]:
         }
     if key[1].endswith(("/approve", "/deny")):
         return {"json": {"reason": "the justification matches the case"}}
+    if key == ("POST", "/v1/witness/cosignatures"):
+        return {"json": objects.cosignature}
+    if key == ("POST", "/v1/companies/{company_id}/witnesses"):
+        seed = random.Random("matrix-witness-2").randbytes(32)
+        pem = public_pem(Ed25519PrivateKey.from_private_bytes(seed))
+        return {"json": {"name": "witness.a.example/w2", "public_key": pem}}
     if key == ("POST", "/v1/hits/{hit_id}/outcome"):
         return {"json": {"outcome": "data_error", "note": "register corrected"}}
     return {}

@@ -9,13 +9,13 @@ signature lines of other keys (e.g. witnesses) as the note spec asks.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from dataclasses import dataclass
 
+from contract.tlog import NoteError, parse_checkpoint_body, parse_note
 from matcher.core.audit.errors import CheckpointError
 from matcher.core.audit.hashing import HASH_SIZE
-from matcher.crypto import NOTE_SIGNATURE_PREFIX, sign_note, verify_note_signature
+from matcher.crypto import sign_note, verify_note_signature
 from matcher.errors import MatcherError
 
 __all__ = ["Checkpoint", "checkpoint_body", "parse_and_verify_checkpoint", "sign_checkpoint"]
@@ -35,8 +35,6 @@ class Checkpoint:
 
 
 _NAME = re.compile(r"[^\s+]+")  # C2SP: a key name has no whitespace and no '+'
-_SIZE = re.compile(r"0|[1-9]\d*")
-_MAX_NOTE = 1 << 20
 
 
 def checkpoint_body(origin: str, size: int, root_hash: bytes) -> str:
@@ -63,25 +61,12 @@ def parse_and_verify_checkpoint(note: str, public_pem: bytes, key_name: str) -> 
     Raises :class:`CheckpointError` saying whether the note is malformed, carries no signature
     by that key name, or is signed by another key or with a signature that does not verify.
     Signature lines of other keys (e.g. witnesses) are ignored, as the note spec asks."""
-    if len(note) > _MAX_NOTE or not note.endswith("\n"):
-        raise CheckpointError("the checkpoint note is malformed: it must end with a newline")
-    split = note.rfind("\n\n")
-    if split < 0:
-        raise CheckpointError("the checkpoint note has no signature (no blank line before one)")
-    text, signature_lines = note[: split + 1], note[split + 2 :].splitlines()
-    ours = []
-    for line in signature_lines:
-        if not line.startswith(NOTE_SIGNATURE_PREFIX):
-            raise CheckpointError("the checkpoint note has a malformed signature line")
-        name, _, blob_b64 = line[len(NOTE_SIGNATURE_PREFIX) :].partition(" ")
-        try:
-            blob = base64.b64decode(blob_b64, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise CheckpointError("a checkpoint signature line is not base64") from exc
-        if not _NAME.fullmatch(name) or len(blob) < 5:
-            raise CheckpointError("the checkpoint note has a malformed signature line")
-        if name == key_name:
-            ours.append(blob)
+    try:
+        parsed = parse_note(note)
+    except NoteError as exc:
+        raise CheckpointError(f"checkpoint: {exc}") from exc
+    text = parsed.text
+    ours = [signature.blob for signature in parsed.by(key_name)]
     if not ours:
         raise CheckpointError(
             f"the checkpoint is not signed by key {key_name!r}; check the key name you pinned"
@@ -98,16 +83,8 @@ def parse_and_verify_checkpoint(note: str, public_pem: bytes, key_name: str) -> 
 
 
 def _parse_body(text: str) -> Checkpoint:
-    lines = text.split("\n")[:-1]  # text ends in "\n": the last split part is empty
-    if len(lines) < 3:
-        raise CheckpointError("the checkpoint body needs origin, size and root lines")
-    origin, size, root_b64 = lines[:3]
-    if not origin or not _SIZE.fullmatch(size):
-        raise CheckpointError("the checkpoint body's origin or size line is malformed")
     try:
-        root_hash = base64.b64decode(root_b64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise CheckpointError("the checkpoint root is not base64") from exc
-    if len(root_hash) != HASH_SIZE:
-        raise CheckpointError("the checkpoint root is not a 32-byte hash")
-    return Checkpoint(origin, int(size), root_hash)
+        body = parse_checkpoint_body(text)
+    except NoteError as exc:
+        raise CheckpointError(str(exc)) from exc
+    return Checkpoint(body.origin, body.size, body.root)

@@ -22,11 +22,14 @@ replace, fsync) is the edge in :mod:`matcher.auditlog`, used by ``matcher audit 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from contract import canonical_json
+from contract.tlog import NoteError, parse_note, verify_cosignature
 from matcher.core.audit.checkpoint import Checkpoint, parse_and_verify_checkpoint
 from matcher.core.audit.entry import AuditEntry
 from matcher.core.audit.errors import CheckpointError, InvalidAuditEntry
@@ -39,6 +42,7 @@ __all__ = [
     "EXPORT_FORMAT",
     "Summary",
     "VerifyError",
+    "check_cosignatures",
     "export_lines",
     "verify_export_lines",
 ]
@@ -300,3 +304,29 @@ def _check_pinned(pinned: Checkpoint, pinned_root: bytes | None, size: int) -> N
             f"entries 0-{pinned.size - 1} no longer hash to the pinned checkpoint's root: "
             "the log was rewritten since you pinned it, not only appended to"
         )
+
+
+def check_cosignatures(
+    note: str, witnesses: Mapping[str, Ed25519PublicKey], minimum: int
+) -> list[str]:
+    """The names of ``witnesses`` whose cosignature/v1 on ``note`` verifies; raises
+    :class:`VerifyError` when fewer than ``minimum`` do (naming which are missing or bad)."""
+    try:
+        parsed = parse_note(note)
+    except NoteError as exc:
+        raise VerifyError(f"the cosigned checkpoint is malformed: {exc}") from exc
+    good = []
+    for name, key in witnesses.items():
+        if any(
+            verify_cosignature(parsed.text, sig, name, key) is not None for sig in parsed.by(name)
+        ):
+            good.append(name)
+    if len(good) < minimum:
+        missing = sorted(set(witnesses) - set(good))
+        raise VerifyError(
+            f"only {len(good)} of the required {minimum} witnesses cosigned this checkpoint; "
+            f"missing or not verifying: {', '.join(missing)}. A matcher that showed the "
+            "witnesses different histories can not collect their cosignatures; ask the "
+            "operator and the companies whose witnesses are missing"
+        )
+    return good
