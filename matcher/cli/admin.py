@@ -17,6 +17,7 @@ from rich.text import Text
 
 from contract import pem_fingerprint
 from matcher.actions import admin as actions
+from matcher.actions.witness import add_witness
 from matcher.cli._common import (
     Context,
     HelpFormatter,
@@ -40,6 +41,7 @@ examples:
   matcher companies add linbo --name "Linköpings Bostäder" --signing-key linbo-signing.pub
   matcher companies list
   matcher companies list --json
+  matcher companies add-witness linbo --name witness.linbo.se/w1 --witness-key linbo-witness.pub
 The signing key file is the company's Ed25519 public key: DIR/signing.pub of its connector
 workspace. Take it from the company's data officer over a channel you trust, and compare its
 fingerprint (shown by `companies list`) with them by phone.
@@ -117,6 +119,30 @@ def _register_companies(commands: Any, data_dir: Path) -> None:
     data_dir_argument(listing, data_dir)
     add_output_options(listing, json_option=True)
     listing.set_defaults(handler=_companies_list)
+
+    witness = sub.add_parser(
+        "add-witness",
+        help="register a company's witness of the access log (its Ed25519 public key)",
+        description=(
+            "Register the witness a company runs (`connector witness init` made its key): "
+            "cosignatures of the access log's checkpoints are kept only when they verify with "
+            "a witness key registered for the company that sends them."
+        ),
+        epilog=_COMPANY_EXAMPLES,
+        formatter_class=HelpFormatter,
+    )
+    witness.add_argument("id", metavar="ID", help="the company id, e.g. linbo")
+    witness.add_argument("--name", required=True, help="the witness name, e.g. witness.linbo.se/w1")
+    witness.add_argument(
+        "--witness-key",
+        required=True,
+        type=Path,
+        metavar="PUBKEY_FILE",
+        help="the witness's Ed25519 public key (PEM), its witness.pub",
+    )
+    data_dir_argument(witness, data_dir)
+    add_output_options(witness, json_option=True)
+    witness.set_defaults(handler=_companies_add_witness)
 
 
 def _register_users(commands: Any, data_dir: Path) -> None:
@@ -218,6 +244,23 @@ def _companies_add(args: argparse.Namespace, ctx: Context) -> int:
         f"Signing key fingerprint: {_fingerprint(company.signing_public_key)} "
         "(compare it with the company's data officer by phone)"
     )
+    return 0
+
+
+def _companies_add_witness(args: argparse.Namespace, ctx: Context) -> int:
+    pem = read_text_file(args.witness_key, "the witness key file")
+    if "PRIVATE KEY" in pem:
+        raise InvalidInput(
+            f"{args.witness_key} holds a PRIVATE key; register the witness's public key "
+            "(witness.pub in its folder). The company should make a new witness key"
+        )
+    settings = open_settings(args.data_dir)
+    with open_engine(settings) as engine, engine.begin() as conn:
+        found = add_witness(conn, console_actor(), utcnow(), args.id, args.name, pem)
+    if ctx.json:
+        ctx.emit_json({"company": found.company_id, "name": found.name})
+        return 0
+    ctx.say(f"Registered witness {found.name} of company {found.company_id}.")
     return 0
 
 

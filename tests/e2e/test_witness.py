@@ -104,7 +104,12 @@ def test_three_witnesses_cosign_and_verify_needs_k_of_them(tmp_path: Path) -> No
             name = f"witness.{cid}.se/w1"
             _init(folder, name, log, log_pub, url, tmp_path / f"{cid}.token", log.officers[cid])
             assert (folder / "witness.key").stat().st_mode & 0o077 == 0
-            _register(url, log.admin, cid, name, folder / "witness.pub")
+            if cid == "hem":  # the operator's CLI, the same action as the API
+                assert matcher(["-q", "companies", "add-witness", cid, "--name", name,
+                                "--witness-key", str(folder / "witness.pub"),
+                                "--data-dir", str(log.data_dir)]) == 0  # fmt: skip
+            else:
+                _register(url, log.admin, cid, name, folder / "witness.pub")
             folders[cid] = folder
         for cid in COMPANIES:
             assert connector(["-q", "witness", "run", str(folders[cid])]) == 0
