@@ -19,6 +19,7 @@ extract ids, column names and counts.
     │   ├── ForeignCompany            403 manifest company is not the uploader's company
     │   ├── UnknownCompany            422 company is not registered at this matcher
     │   ├── BadSignature              422 manifest signature does not verify
+    │   ├── SigningKeyRevoked         422 signed with a company key revoked as compromised
     │   ├── RevealKeyMismatch         409 package sealed to another reveal key
     │   ├── UnsupportedContract       422 contract version not supported
     │   ├── IncomparableEncoding      409 epoch or encoding differs from another company's
@@ -186,6 +187,11 @@ class UnknownCompany(UploadRejected):
 class BadSignature(UploadRejected):
     slug = "bad-signature"
     title = "Manifest signature invalid"
+
+
+class SigningKeyRevoked(UploadRejected):
+    slug = "signing-key-revoked"
+    title = "Signed with a revoked key"
 
 
 class RevealKeyMismatch(UploadRejected):

@@ -8,7 +8,7 @@ console's actor (``cli:<login>``) for ``matcher companies`` / ``matcher users``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
@@ -16,6 +16,7 @@ from matcher.actions.entries import record
 from matcher.actions.principal import Principal
 from matcher.core.audit import Actor
 from matcher.core.vocabulary import AuditAction
+from matcher.errors import InvalidInput
 from matcher.store import companies, sessions, users
 from matcher.store.companies import Company
 from matcher.store.users import User, audit_object
@@ -31,6 +32,42 @@ def add_company(
     """Register a company (raises InvalidInput / ConflictError, nothing logged then)."""
     company = companies.add_company(conn, company_id, name, signing_key_pem)
     record(conn, who, AuditAction.COMPANY_CREATE, now, {"company": company.id})
+    return company
+
+
+MAX_OVERLAP_DAYS = 90
+
+
+def rotate_signing_key(
+    conn: Connection, who: Who, now: datetime, company_id: str, new_pem: str, overlap_days: int
+) -> Company:
+    """A planned key change: the new key from now, the old one still accepted for
+    ``overlap_days`` (packages signed before the switch still upload)."""
+    if not 0 <= overlap_days <= MAX_OVERLAP_DAYS:
+        raise InvalidInput(f"the overlap is 0-{MAX_OVERLAP_DAYS} days")
+    until = now + timedelta(days=overlap_days)
+    company = companies.replace_signing_key(
+        conn, company_id, new_pem, now, accept_old_until=until, revoke_old=False
+    )
+    record(
+        conn,
+        who,
+        AuditAction.COMPANY_KEY_ROTATE,
+        now,
+        {"company": company_id, "old_key_until": until.strftime("%Y-%m-%dT%H:%MZ")},
+    )
+    return company
+
+
+def revoke_signing_key(
+    conn: Connection, who: Who, now: datetime, company_id: str, new_pem: str
+) -> Company:
+    """A compromised key: the new key from now, the old one (and any still in an overlap)
+    refused at once, with its own refusal (``signing-key-revoked``)."""
+    company = companies.replace_signing_key(
+        conn, company_id, new_pem, now, accept_old_until=None, revoke_old=True
+    )
+    record(conn, who, AuditAction.COMPANY_KEY_REVOKE, now, {"company": company_id})
     return company
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -38,6 +38,7 @@ from matcher.crypto import verify_manifest_signature
 from matcher.errors import (
     BadManifest,
     BadParquet,
+    BadSignature,
     DataKeyReused,
     ExtractIdReused,
     ExtractTooLarge,
@@ -48,10 +49,11 @@ from matcher.errors import (
     ReplayedPackage,
     RevealKeyMismatch,
     SchemaMismatch,
+    SigningKeyRevoked,
     UnknownCompany,
     UnsupportedContract,
 )
-from matcher.store.companies import get_company
+from matcher.store.companies import Company, get_company, previous_keys
 from matcher.store.extract_size import ExtractLimits, measure_records
 from matcher.store.extracts import (
     Extract,
@@ -136,11 +138,16 @@ def _check_encoding_fields(encoding: EncodingParameters) -> None:
 
 @dataclass(frozen=True)
 class IntakeBounds:
-    """What a package may claim: the company's limits, and today for the as-of date."""
+    """What a package may claim: the company's limits, and now (today for the as-of date,
+    the moment for a replaced signing key's overlap)."""
 
     limits: ExtractLimits
-    today: date
+    now: datetime
     as_of_tolerance: timedelta = timedelta(days=1)
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
 
 
 def check_manifest(
@@ -164,7 +171,7 @@ def check_manifest(
             f"company {company_id} is not registered at this matcher; ask the operator to run "
             f"`matcher companies add {company_id}`"
         )
-    verify_manifest_signature(company.signing_public_key, manifest)
+    _check_signature(conn, company, manifest, bounds.now)
     if manifest.reveal_key_fingerprint != reveal_fingerprint:
         raise RevealKeyMismatch(
             f"the package is sealed to reveal key {manifest.reveal_key_fingerprint}, this "
@@ -299,3 +306,32 @@ def check_records(path: Path, size_sha256: str, manifest: Manifest, limits: Extr
             f"records.parquet does not have the contract's columns: {'; '.join(parts)}; "
             "package the extract with a connector of this contract version"
         )
+
+
+def _check_signature(conn: Connection, company: Company, manifest: Manifest, now: datetime) -> None:
+    """The current key, else a replaced key still in its rotation overlap; a package signed
+    with a key revoked as compromised is refused as such."""
+    try:
+        verify_manifest_signature(company.signing_public_key, manifest)
+        return
+    except BadSignature as refused:
+        first = refused
+    for previous in previous_keys(conn, company.id):
+        try:
+            verify_manifest_signature(previous.public_key, manifest)
+        except BadSignature:
+            continue
+        if previous.accepted(now):
+            return
+        if previous.revoked_at is not None:
+            raise SigningKeyRevoked(
+                f"the package is signed with a key of company {company.id} that was revoked "
+                f"on {previous.revoked_at:%Y-%m-%d} as compromised; sign with the new key "
+                "(the workspace's signing.key the operator registered) and package again"
+            )
+        raise BadSignature(
+            f"the package is signed with company {company.id}'s previous key, which was "
+            f"accepted until {previous.accepted_until:%Y-%m-%d %H:%M} UTC; package again "
+            "with the new signing key"
+        )
+    raise first

@@ -44,7 +44,7 @@ class Intake:
     def bounds(self, company: str, now: datetime) -> IntakeBounds:
         return IntakeBounds(
             limits=self.settings.extract_limits(company),
-            today=now.date(),
+            now=now,
             as_of_tolerance=timedelta(days=self.settings.as_of_tolerance_days),
         )
 

@@ -41,6 +41,8 @@ examples:
   matcher companies add linbo --name "Linköpings Bostäder" --signing-key linbo-signing.pub
   matcher companies list
   matcher companies list --json
+  matcher companies rotate-key linbo --signing-key linbo-signing-2027.pub --overlap-days 14
+  matcher companies revoke-key linbo --signing-key linbo-signing-new.pub
   matcher companies add-witness linbo --name witness.linbo.se/w1 --witness-key linbo-witness.pub
 The signing key file is the company's Ed25519 public key: DIR/signing.pub of its connector
 workspace. Take it from the company's data officer over a channel you trust, and compare its
@@ -119,6 +121,41 @@ def _register_companies(commands: Any, data_dir: Path) -> None:
     data_dir_argument(listing, data_dir)
     add_output_options(listing, json_option=True)
     listing.set_defaults(handler=_companies_list)
+
+    for name, helptext in (
+        ("rotate-key", "replace a company's signing key; the old one stays valid a while"),
+        ("revoke-key", "replace a compromised signing key; the old one is refused at once"),
+    ):
+        change = sub.add_parser(
+            name,
+            help=helptext,
+            description=(
+                helptext[0].upper() + helptext[1:] + ". Packages signed with a revoked key are "
+                "refused with `signing-key-revoked`; with rotate-key, packages signed with the "
+                "old key are still accepted for --overlap-days."
+            ),
+            epilog=_COMPANY_EXAMPLES,
+            formatter_class=HelpFormatter,
+        )
+        change.add_argument("id", metavar="ID", help="the company id, e.g. linbo")
+        change.add_argument(
+            "--signing-key",
+            required=True,
+            type=Path,
+            metavar="PUBKEY_FILE",
+            help="the company's new Ed25519 signing public key (PEM)",
+        )
+        if name == "rotate-key":
+            change.add_argument(
+                "--overlap-days",
+                type=int,
+                default=14,
+                metavar="DAYS",
+                help="days the old key is still accepted (0-90, default 14)",
+            )
+        data_dir_argument(change, data_dir)
+        add_output_options(change, json_option=True)
+        change.set_defaults(handler=_companies_change_key, revoke=name == "revoke-key")
 
     witness = sub.add_parser(
         "add-witness",
@@ -247,13 +284,43 @@ def _companies_add(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _companies_add_witness(args: argparse.Namespace, ctx: Context) -> int:
-    pem = read_text_file(args.witness_key, "the witness key file")
+def _public_key_file(path: Path, what: str) -> str:
+    pem = read_text_file(path, f"the {what} file")
     if "PRIVATE KEY" in pem:
+        # Keep the secret out of the database and tell the operator to warn the company.
         raise InvalidInput(
-            f"{args.witness_key} holds a PRIVATE key; register the witness's public key "
-            "(witness.pub in its folder). The company should make a new witness key"
+            f"{path} holds a PRIVATE key; register the public key ({what}). The company "
+            "should treat this private key as exposed and make a new one"
         )
+    return pem
+
+
+def _companies_change_key(args: argparse.Namespace, ctx: Context) -> int:
+    pem = _public_key_file(args.signing_key, "signing.pub of the connector workspace")
+    settings = open_settings(args.data_dir)
+    now = utcnow()
+    with open_engine(settings) as engine, engine.begin() as conn:
+        if args.revoke:
+            company = actions.revoke_signing_key(conn, console_actor(), now, args.id, pem)
+        else:
+            company = actions.rotate_signing_key(
+                conn, console_actor(), now, args.id, pem, args.overlap_days
+            )
+    if ctx.json:
+        ctx.emit_json(_company_json(company))
+        return 0
+    old = (
+        "the old key is refused from now on"
+        if args.revoke
+        else f"the old key is accepted for {args.overlap_days} more day(s)"
+    )
+    ctx.say(f"Company {company.id} signs with the new key now; {old}.")
+    ctx.say(f"New key fingerprint: {_fingerprint(company.signing_public_key)}")
+    return 0
+
+
+def _companies_add_witness(args: argparse.Namespace, ctx: Context) -> int:
+    pem = _public_key_file(args.witness_key, "witness.pub of the witness folder")
     settings = open_settings(args.data_dir)
     with open_engine(settings) as engine, engine.begin() as conn:
         found = add_witness(conn, console_actor(), utcnow(), args.id, args.name, pem)

@@ -75,6 +75,8 @@ class AuditAction(StrEnum):
     RUN_LIST = "run.list"
     COMPANY_CREATE = "company.create"
     COMPANY_LIST = "company.list"
+    COMPANY_KEY_ROTATE = "company.key_rotate"
+    COMPANY_KEY_REVOKE = "company.key_revoke"
     USER_CREATE = "user.create"
     USER_LIST = "user.list"
     USER_REVOKE = "user.revoke"

@@ -57,6 +57,7 @@ __all__ = [
     "audit_nodes",
     "auth_throttle",
     "companies",
+    "company_previous_keys",
     "denied_tallies",
     "disclosure_reads",
     "extracts",
@@ -385,4 +386,19 @@ witness_cosignatures = Table(
     Column("line", Text, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# A company's signing keys it replaced: accepted until ``accepted_until`` (a rotation's overlap,
+# so packages signed before the switch still upload), never once ``revoked_at`` is set (a
+# compromise). The current key is ``companies.signing_public_key``.
+company_previous_keys = Table(
+    "company_previous_keys",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("company_id", String(64), ForeignKey("companies.id"), nullable=False, index=True),
+    Column("public_key", Text, nullable=False),
+    Column("replaced_at", DateTime(timezone=True), nullable=False),
+    Column("accepted_until", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
 )

@@ -162,6 +162,10 @@ def _body(row: Row, objects: Objects) -> dict[str, Any]:
         return {"json": {"reason": "the justification matches the case"}}
     if key == ("POST", "/v1/witness/cosignatures"):
         return {"json": objects.cosignature}
+    if key == ("POST", "/v1/companies/{company_id}/signing-key"):
+        seed = random.Random("matrix-rekey").randbytes(32)
+        pem = public_pem(Ed25519PrivateKey.from_private_bytes(seed))
+        return {"json": {"signing_public_key": pem, "overlap_days": 7}}
     if key == ("POST", "/v1/companies/{company_id}/witnesses"):
         seed = random.Random("matrix-witness-2").randbytes(32)
         pem = public_pem(Ed25519PrivateKey.from_private_bytes(seed))

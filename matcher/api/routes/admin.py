@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from matcher.actions import admin as actions
@@ -86,6 +86,30 @@ def post_company(body: CompanyIn, admin: Admin, conn: Conn) -> CompanyOut:
     company = actions.add_company(
         conn, admin, utcnow(), body.id, body.name, body.signing_public_key
     )
+    return CompanyOut.of(company)
+
+
+class SigningKeyIn(BaseModel):
+    signing_public_key: str = Field(description="the company's new Ed25519 public key, PEM")
+    compromised: bool = Field(
+        default=False, description="revoke the old key at once instead of rotating"
+    )
+    overlap_days: int = Field(
+        default=14, ge=0, le=90, description="days the old key is still accepted (rotation)"
+    )
+
+
+@router.post("/companies/{company_id}/signing-key")
+def post_signing_key(
+    company_id: Annotated[str, Path(max_length=64)], body: SigningKeyIn, admin: Admin, conn: Conn
+) -> CompanyOut:
+    """Replace a company's signing key: rotate (the old key still accepted for
+    ``overlap_days``) or, with ``compromised``, revoke the old key at once."""
+    pem, now = body.signing_public_key, utcnow()
+    if body.compromised:
+        company = actions.revoke_signing_key(conn, admin, now, company_id, pem)
+    else:
+        company = actions.rotate_signing_key(conn, admin, now, company_id, pem, body.overlap_days)
     return CompanyOut.of(company)
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -89,7 +89,7 @@ def get_cosigned(
 
 @router.post("/v1/companies/{company_id}/witnesses", status_code=status.HTTP_201_CREATED)
 def post_witness(
-    company_id: Annotated[str, Field(max_length=64)],
+    company_id: Annotated[str, Path(max_length=64)],
     body: WitnessIn,
     principal: Annotated[Principal, Depends(require(Role.ADMIN))],
     conn: Conn,

@@ -1,4 +1,4 @@
-"""Companies' witnesses of the access log and their cosignatures.
+"""Companies' witnesses of the access log and their cosignatures; companies' replaced keys.
 
 Revision ID: 0007_witnesses
 Revises: 0004_sessions_throttle
@@ -54,8 +54,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("size", "witness_id", name="pk_witness_cosignatures"),
     )
 
+    op.create_table(
+        "company_previous_keys",
+        sa.Column("id", _BigId, autoincrement=True, nullable=False),
+        sa.Column("company_id", sa.String(64), nullable=False),
+        sa.Column("public_key", sa.Text(), nullable=False),
+        sa.Column("replaced_at", _Time, nullable=False),
+        sa.Column("accepted_until", _Time, nullable=True),
+        sa.Column("revoked_at", _Time, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["company_id"], ["companies.id"], name="fk_company_previous_keys_company_id_companies"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_company_previous_keys"),
+    )
+    op.create_index("ix_company_previous_keys_company_id", "company_previous_keys", ["company_id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_company_previous_keys_company_id", table_name="company_previous_keys")
+    op.drop_table("company_previous_keys")
     op.drop_table("witness_cosignatures")
     op.drop_index("ix_witnesses_company_id", table_name="witnesses")
     op.drop_table("witnesses")
