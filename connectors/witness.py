@@ -27,11 +27,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from connectors.errors import ConnectorError, KeyFileError, UploadError
-from connectors.pseudonymise import new_signing_key, write_secret_file
+from connectors.errors import ConnectorError, UploadError
+from connectors.pseudonymise import (
+    LogVerifier,
+    SigningKey,
+    cosign_checkpoint,
+    load_log_verifier,
+    load_signing_key,
+    new_signing_key,
+    write_secret_file,
+)
 from contract import tlog
 
 __all__ = [
@@ -57,9 +63,8 @@ class ForkDetected(ConnectorError):
 class Witness:
     folder: Path
     name: str
-    log_name: str
-    log_key: Ed25519PublicKey
-    key: Ed25519PrivateKey
+    log: LogVerifier
+    key: SigningKey
     matcher_url: str
     token_file: Path | None
 
@@ -97,7 +102,7 @@ def init_witness(
         raise ConnectorError(
             "a witness name has no spaces and no '+', e.g. witness.bostadsbolaget.se/w1"
         )
-    _load_public(log_key_file)  # refuse a wrong log key now, not at the first run
+    load_log_verifier(log_key_file, log_name)  # refuse a wrong log key now, not at first run
     if (folder / _CONFIG).exists():
         raise ConnectorError(f"{folder} is already a witness folder; use another folder")
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,18 +121,6 @@ def init_witness(
     return folder / "witness.pub"
 
 
-def _load_public(path: Path) -> Ed25519PublicKey:
-    try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except FileNotFoundError:
-        raise KeyFileError(f"{path} does not exist; expected the log's public key (PEM)") from None
-    except ValueError:
-        key = None
-    if not isinstance(key, Ed25519PublicKey):
-        raise KeyFileError(f"{path} is not an Ed25519 public key (PEM): the log's public key")
-    return key
-
-
 def load_witness(folder: Path) -> Witness:
     config_path = folder / _CONFIG
     try:
@@ -137,20 +130,11 @@ def load_witness(folder: Path) -> Witness:
             f"{folder} is not a witness folder (no {_CONFIG}); make one with "
             "`connector witness init`"
         ) from None
-    try:
-        private = serialization.load_pem_private_key(
-            (folder / "witness.key").read_bytes(), password=None
-        )
-    except (FileNotFoundError, ValueError):
-        private = None
-    if not isinstance(private, Ed25519PrivateKey):
-        raise KeyFileError(f"{folder / 'witness.key'} is missing or not an Ed25519 private key")
     return Witness(
         folder,
         str(config["name"]),
-        str(config["log_name"]),
-        _load_public(Path(config["log_key"])),
-        private,
+        load_log_verifier(Path(config["log_key"]), str(config["log_name"])),
+        load_signing_key(folder / "witness.key"),
         str(config["matcher_url"]),
         Path(config["token_file"]) if "token_file" in config else None,
     )
@@ -202,9 +186,9 @@ def witness_once(
         raise _fork(
             witness, view, "the matcher's answer is not a checkpoint with a proof"
         ) from None
-    if not tlog.verify_note(note, witness.log_name, witness.log_key):
+    if not witness.log.signed(note):
         raise _fork(witness, view, "the checkpoint is not signed by the log key you pinned")
-    if body.origin != witness.log_name:
+    if body.origin != witness.log.name:
         raise _fork(witness, view, f"the checkpoint is for another log ({body.origin})")
     if previous is not None:
         if body.size < previous.size:
@@ -219,7 +203,7 @@ def witness_once(
         if body.size == previous.size:
             return WitnessResult(body.size, previous.size, cosigned=False)
     timestamp = int(time.time() if now is None else now)
-    line = tlog.cosign(note.text, witness.name, witness.key, timestamp).line()
+    line = cosign_checkpoint(witness.key, note.text, witness.name, timestamp)
     try:
         response = client.post(
             "/v1/witness/cosignatures",

@@ -34,6 +34,7 @@ from contract import (
     pad_sealed,
     pem_blocks,
     signing_payload,
+    tlog,
     unpad_sealed,
 )
 
@@ -222,6 +223,36 @@ def load_signing_key(path: Path) -> SigningKey:
     if not isinstance(key, ed25519.Ed25519PrivateKey):
         raise KeyFileError(f"{path} holds another kind of private key; expected {what}.")
     return SigningKey(key)
+
+
+@dataclass(frozen=True)
+class LogVerifier:
+    """The matcher's access-log key a witness pinned: its key name and Ed25519 public key."""
+
+    name: str
+    _key: ed25519.Ed25519PublicKey = field(repr=False)
+
+    def signed(self, note: tlog.Note) -> bool:
+        """Is ``note`` signed by this log key (its first line by this key name)?"""
+        return tlog.verify_note(note, self.name, self._key)
+
+
+def load_log_verifier(path: Path, name: str) -> LogVerifier:
+    what = "the matcher's access-log public key (Ed25519, PEM), from `matcher audit public-key`"
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except FileNotFoundError:
+        raise KeyFileError(f"{path} does not exist; expected {what}.") from None
+    except ValueError:
+        raise KeyFileError(f"{path} is not {what}.") from None
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise KeyFileError(f"{path} holds another kind of key; expected {what}.")
+    return LogVerifier(name, key)
+
+
+def cosign_checkpoint(key: SigningKey, text: str, name: str, timestamp: int) -> str:
+    """A C2SP cosignature/v1 line by witness ``name`` over a checkpoint's text."""
+    return tlog.cosign(text, name, key._key, timestamp).line()
 
 
 def signing_public_pem(key: SigningKey) -> bytes:

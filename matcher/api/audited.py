@@ -18,6 +18,11 @@ AUDITED: dict[str, tuple[A, ...]] = {
     # --- API
     "POST /v1/companies": (A.COMPANY_CREATE,),
     "GET /v1/companies": (A.COMPANY_LIST,),
+    "POST /v1/companies/{company_id}/signing-key": (A.COMPANY_KEY_ROTATE, A.COMPANY_KEY_REVOKE),
+    "POST /v1/companies/{company_id}/witnesses": (A.WITNESS_ADD,),
+    "GET /v1/witness/checkpoint": (A.WITNESS_CHECKPOINT,),
+    "POST /v1/witness/cosignatures": (A.WITNESS_COSIGN,),
+    "GET /v1/witness/cosigned": (A.WITNESS_COSIGNED,),
     "POST /v1/users": (A.USER_CREATE,),
     "GET /v1/users": (A.USER_LIST,),
     "POST /v1/users/{name}/revoke": (A.USER_REVOKE,),

@@ -1,6 +1,7 @@
 """The data officer's guide works as written: its `connector` lines (```sh blocks of
 docs/data-officer.md) run in order in a fresh folder, except those that need a running matcher
-(upload), a ref from a hit (resolve) or a browser (ui, tested in tests/connectors/ui/)."""
+(upload, witness run: tests/e2e/test_witness.py), a ref from a hit (resolve) or a browser
+(ui, tested in tests/connectors/ui/)."""
 
 from __future__ import annotations
 
@@ -42,8 +43,10 @@ def test_the_guides_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert main(["-q", "keys", "new-matching-key", "--out", "matching.key"]) == 0
     _, public = pseudonymise.new_reveal_key_pair()
     (tmp_path / "reveal.pub").write_bytes(public)
+    _, log_public = pseudonymise.new_signing_key()  # what `matcher audit public-key` hands out
+    (tmp_path / "crosscheck-log.pub").write_bytes(log_public)
     for words in guide_commands():
-        if words[0] in NEEDS_A_MATCHER:
+        if words[0] in NEEDS_A_MATCHER or words[:2] == ["witness", "run"]:
             continue
         assert main(["-q", *words]) == 0, " ".join(words)
     assert (tmp_path / "pkg-2026-11" / "manifest.json").exists()

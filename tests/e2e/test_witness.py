@@ -9,10 +9,7 @@ by the witness that cosigned the first: it refuses, exits 3 and keeps the eviden
 
 from __future__ import annotations
 
-import io
-import json
 import shutil
-from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,16 +22,9 @@ from connectors.cli.main import main as connector
 from connectors.witness import ForkDetected, load_witness, witness_once
 from demo.server import serving
 from matcher.cli.main import main as matcher
+from tests.security.conftest import cli_json
 
 COMPANIES = ("linbo", "stangastaden", "hem")
-
-
-def _json(*argv: str) -> dict[str, str]:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        assert matcher([*argv, "--json"]) == 0
-    result: dict[str, str] = json.loads(out.getvalue())
-    return result
 
 
 def _signing_key(path: Path) -> Path:
@@ -56,7 +46,7 @@ class Log:
 
 def _matcher(root: Path, name: str, origin: str, log_key: Path | None = None) -> Log:
     data_dir = root / name
-    admin = _json("init", "--data-dir", str(data_dir))["admin_token"]
+    admin = cli_json("init", "--data-dir", str(data_dir))["admin_token"]
     toml = data_dir / "matcher.toml"
     text = toml.read_text(encoding="utf-8")
     lines = [ln for ln in text.splitlines() if not ln.startswith("log_origin")]
@@ -69,7 +59,7 @@ def _matcher(root: Path, name: str, origin: str, log_key: Path | None = None) ->
         key = _signing_key(root / f"{name}-{cid}.pub")
         assert matcher(["-q", "companies", "add", cid, "--name", cid.title(), "--signing-key",
                         str(key), *d]) == 0  # fmt: skip
-        officers[cid] = _json("users", "add", f"{cid}-officer", "--role", "data_officer",
+        officers[cid] = cli_json("users", "add", f"{cid}-officer", "--role", "data_officer",
                               "--company", cid, *d)["token"]  # fmt: skip
     return Log(data_dir, admin, officers, origin)
 

@@ -22,7 +22,7 @@ from matcher.store.companies import add_company
 from matcher.store.tables import witness_cosignatures
 from tests.matcher.factories import public_pem
 
-T0 = datetime.now(UTC).replace(microsecond=0)  # checkpoints are stamped by the real clock
+T0 = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 OPERATOR = Actor(id="console", role="admin", company=None)
 OFFICER = Principal(99, "officer-a", "data_officer", "a")
 KEY = Ed25519PrivateKey.from_private_bytes(b"w" * 32)
@@ -44,17 +44,20 @@ def _cosign(engine: Engine, settings: Settings, view: witness.WitnessView, when:
     text = tlog.parse_note(view.checkpoint).text
     line = tlog.cosign(text, "witness.a/w1", KEY, when).line()
     with engine.begin() as conn:
-        witness.cosign(conn, OFFICER, settings, view.to_size, line, T0)
+        witness.cosign(
+            conn, OFFICER, settings, view.to_size, line, datetime.fromtimestamp(when, UTC)
+        )
 
 
 def test_one_checkpoint_per_period_and_a_proof_across_periods(
     engine: Engine, settings: Settings, registered: None
 ) -> None:
-    first = _view(engine, settings, 0, T0)
-    again = _view(engine, settings, 0, T0 + timedelta(minutes=1))  # its own read grew the log
+    t0 = datetime.now(UTC)  # checkpoints are stamped with the real clock when signed
+    first = _view(engine, settings, 0, t0)
+    again = _view(engine, settings, 0, t0 + timedelta(minutes=1))  # its own read grew the log
     assert again.to_size == first.to_size and again.checkpoint == first.checkpoint
-    _cosign(engine, settings, first, int(T0.timestamp()))
-    later = _view(engine, settings, first.to_size, T0 + timedelta(minutes=6))
+    _cosign(engine, settings, first, int(t0.timestamp()))
+    later = _view(engine, settings, first.to_size, t0 + timedelta(minutes=6))
     assert later.to_size > first.to_size
     old = tlog.parse_checkpoint_body(tlog.parse_note(first.checkpoint).text)
     new = tlog.parse_checkpoint_body(tlog.parse_note(later.checkpoint).text)
