@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 from pathlib import Path
 from typing import Any, get_args
 
@@ -223,22 +225,72 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     from matcher.store.database import utcnow
 
     settings = open_settings(args.data_dir)
-    with open_engine(settings) as engine:
-        recovered = startup.prepare(settings, engine, utcnow())
-    for run_id in recovered.failed_runs:
-        ctx.say(f"Run {run_id} was interrupted by a stop of the matcher; marked failed.")
-    app = create_app(settings)
-    ctx.say(
-        f"Serving the matcher for {settings.data_dir} on http://{args.host}:{args.port} "
-        "(API docs at /docs; Ctrl-C stops)"
-    )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        log_config=log_config(),
-        # Do not tell every scanner which server and version answers.
-        server_header=False,
-    )
+    # Bind first: a taken port is the operator's to fix, in one sentence, and the matcher that
+    # holds it may be running a match that `prepare` would otherwise mark interrupted.
+    listener = listening_socket(args.host, args.port)
+    try:
+        with open_engine(settings) as engine:
+            recovered = startup.prepare(settings, engine, utcnow())
+        for run_id in recovered.failed_runs:
+            ctx.say(f"Run {run_id} was interrupted by a stop of the matcher; marked failed.")
+        app = create_app(settings)
+        ctx.say(
+            f"Serving the matcher for {settings.data_dir} on http://{args.host}:{args.port} "
+            "(API docs at /docs; Ctrl-C stops)"
+        )
+        config = uvicorn.Config(
+            app,
+            log_level=args.log_level,
+            log_config=log_config(),
+            # Do not tell every scanner which server and version answers.
+            server_header=False,
+        )
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        listener.close()
     return 0
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` for uvicorn, or a :class:`ConfigError` saying why not.
+
+    uvicorn binds by itself only after startup and answers a taken port with a raw errno line
+    and exit 3; binding here lets ``main`` print one sentence and exit 2 like any setup problem.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a restart may reuse the port while old connections are in TIME_WAIT.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(_bind_message(host, port, exc)) from None
+    except OverflowError:
+        listener.close()
+        raise ConfigError(f"--port {port} is not a TCP port; choose one from 1 to 65535") from None
+    listener.set_inheritable(True)
+    return listener
+
+
+def _bind_message(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use by another program (perhaps another "
+            f"matcher); stop that program or choose another port with --port, e.g. --port "
+            f"{port + 1 if port < 65535 else 8000}"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"this account may not listen on port {port} (ports below 1024 need privileges); "
+            "choose a port from 1024 up with --port and put the reverse proxy on 443"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{host} is not an address of this machine; choose one of its addresses with --host "
+            "(127.0.0.1 behind a reverse proxy)"
+        )
+    return (
+        f"can not listen on {host}:{port} ({exc.strerror}); check --host and --port "
+        "(e.g. --host 127.0.0.1 --port 8000)"
+    )

@@ -503,3 +503,34 @@ def test_serve_answers_health_probes_and_logs_no_tokens(matcher: Matcher, tmp_pa
     assert "GET /v1/subject-report HTTP/1.1" in logged
     assert matcher.admin_token not in logged
     assert "ab" * 32 not in logged
+
+
+def test_serve_on_a_busy_port_says_which_port_and_how_to_choose_another(
+    matcher: Matcher, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "matcher.cli.main",
+                "serve",
+                "--data-dir",
+                str(matcher.data_dir),
+                "--port",
+                str(port),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    message = " ".join(done.stderr.split())
+    assert f"port {port} on 127.0.0.1 is already in use" in message
+    assert "--port" in message
+    assert "Serving" not in done.stdout
+    assert "Errno" not in done.stderr and "Traceback" not in done.stderr
