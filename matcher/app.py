@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 
 from matcher.api.deps import AppState, record_denied
+from matcher.api.docs import install_docs
 from matcher.api.headers import SecurityHeaders
 from matcher.api.problems import install_problem_handlers
 from matcher.api.routes.admin import router as admin_router
@@ -100,6 +101,9 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Signed pseudonymised uploads in, hits out, each hit only to whom it concerns.",
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's pages load Swagger UI and ReDoc from a CDN; install_docs serves our own.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.matcher = state
     app.trusted_proxies = settings.trusted_proxies
@@ -134,5 +138,6 @@ def create_app(settings: Settings) -> FastAPI:
         reveal_router,
     ):
         app.include_router(router)
+    install_docs(app)
     install_web(app, settings)  # after the API's routers and error handlers: it wraps them
     return app

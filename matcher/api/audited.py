@@ -77,8 +77,8 @@ AUDITED: dict[str, tuple[A, ...]] = {
 EXEMPT: dict[str, str] = {
     "GET /openapi.json": "the API's schema: no data",
     "GET /docs": "the schema's viewer: no data",
-    "GET /docs/oauth2-redirect": "the schema viewer's helper: no data",
-    "GET /redoc": "the schema's viewer: no data",
+    "GET /docs/init.js": "the schema viewer's bootstrap script: no data",
+    "GET /docs/assets": "the schema viewer's files (Swagger UI): no data",
     "GET /healthz": "liveness probe: no data, no caller",
     "GET /readyz": "readiness probe: no data, no caller",
     "GET /": "a redirect to the pages",
