@@ -22,6 +22,7 @@ from matcher.api.deps import AppState, record_denied
 from matcher.api.docs import install_docs
 from matcher.api.headers import SecurityHeaders
 from matcher.api.problems import install_problem_handlers
+from matcher.api.requestlog import RequestLog
 from matcher.api.routes.admin import router as admin_router
 from matcher.api.routes.audit import router as audit_router
 from matcher.api.routes.extracts import router as extracts_router
@@ -64,12 +65,13 @@ def _log_denied_attempts(app: FastAPI, state: AppState) -> None:
 
 
 class _App(FastAPI):
-    """FastAPI with the security headers outside everything, error handling included."""
+    """FastAPI with the security headers outside everything, error handling included, and the
+    request log (request id, one event per request) just inside them."""
 
     trusted_proxies: tuple[str, ...] = ()
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack(), self.trusted_proxies)
+        return SecurityHeaders(RequestLog(super().build_middleware_stack()), self.trusted_proxies)
 
 
 def create_app(settings: Settings) -> FastAPI:

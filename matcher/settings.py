@@ -18,6 +18,7 @@ import secrets
 import socket
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -109,6 +110,9 @@ class Settings(BaseModel):
     # Web sessions: idle for this long, or this old, and they are over.
     session_idle_seconds: float = Field(default=8 * 3600, gt=0)
     session_absolute_seconds: float = Field(default=12 * 3600, gt=0)
+    # `matcher serve`'s log lines: "json" (JSON Lines), "text" (for a person), or "auto": text
+    # when standard error is a terminal, JSON otherwise. `serve --log-format` overrides it.
+    log_format: Literal["auto", "json", "text"] = "auto"
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:

@@ -135,6 +135,16 @@ def register(commands: Any, data_dir: Path) -> None:
         default="info",
         help="uvicorn's log level (default: info)",
     )
+    serve.add_argument(
+        "--log-format",
+        choices=("auto", "json", "text"),
+        default=None,
+        help=(
+            "log lines as JSON Lines (one event per line, for a log collector) or as text for a "
+            "person; auto (the default, or log_format in matcher.toml): text on a terminal, "
+            "JSON otherwise"
+        ),
+    )
     add_output_options(serve, json_option=False)
     serve.set_defaults(handler=_serve)
 
@@ -217,33 +227,54 @@ def _db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
+    import logging
+    import logging.config
+
     import uvicorn  # imported late: only this command needs the server
 
     from matcher.actions import startup
-    from matcher.api.accesslog import log_config
+    from matcher.api.accesslog import log_config, resolve_format
     from matcher.app import create_app
     from matcher.store.database import utcnow
 
     settings = open_settings(args.data_dir)
+    log_format = resolve_format(args.log_format or settings.log_format)
     # Bind first: a taken port is the operator's to fix, in one sentence, and the matcher that
     # holds it may be running a match that `prepare` would otherwise mark interrupted.
     listener = listening_socket(args.host, args.port)
     try:
+        logging.config.dictConfig(log_config(log_format, args.log_level))
+        log = logging.getLogger("matcher.serve")
+
+        def announce(message: str, event: str, **fields: object) -> None:
+            # JSON logs: everything the process writes is a log line; on a terminal, prose.
+            if log_format == "json":
+                log.info(event, extra=fields)
+            else:
+                ctx.say(message)
+
         with open_engine(settings) as engine:
             recovered = startup.prepare(settings, engine, utcnow())
         for run_id in recovered.failed_runs:
-            ctx.say(f"Run {run_id} was interrupted by a stop of the matcher; marked failed.")
-        app = create_app(settings)
-        ctx.say(
-            f"Serving the matcher for {settings.data_dir} on http://{args.host}:{args.port} "
-            "(API docs at /docs; Ctrl-C stops)"
-        )
+            announce(
+                f"Run {run_id} was interrupted by a stop of the matcher; marked failed.",
+                "run.interrupted",
+                run=run_id,
+            )
         config = uvicorn.Config(
-            app,
+            create_app(settings),
             log_level=args.log_level,
-            log_config=log_config(),
+            log_config=None,  # configured above, before the first line
+            # The request log (matcher.api.requestlog) replaces uvicorn's access lines.
+            access_log=False,
             # Do not tell every scanner which server and version answers.
             server_header=False,
+        )
+        announce(
+            f"Serving the matcher for {settings.data_dir} on http://{args.host}:{args.port} "
+            "(API docs at /docs; Ctrl-C stops)",
+            "serving",
+            address=f"http://{args.host}:{args.port}",
         )
         uvicorn.Server(config).run(sockets=[listener])
     finally:
