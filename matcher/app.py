@@ -21,6 +21,8 @@ from starlette.types import ASGIApp
 from matcher.api.deps import AppState, record_denied
 from matcher.api.docs import install_docs
 from matcher.api.headers import SecurityHeaders
+from matcher.api.metrics import Metrics
+from matcher.api.metrics import router as metrics_router
 from matcher.api.problems import install_problem_handlers
 from matcher.api.requestlog import RequestLog
 from matcher.api.routes.admin import router as admin_router
@@ -69,9 +71,13 @@ class _App(FastAPI):
     request log (request id, one event per request) just inside them."""
 
     trusted_proxies: tuple[str, ...] = ()
+    metrics: Metrics | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(RequestLog(super().build_middleware_stack()), self.trusted_proxies)
+        observe = None if self.metrics is None else self.metrics.observe
+        return SecurityHeaders(
+            RequestLog(super().build_middleware_stack(), observe), self.trusted_proxies
+        )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -109,6 +115,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.matcher = state
     app.trusted_proxies = settings.trusted_proxies
+    app.metrics = Metrics(engine)
+    app.state.metrics = app.metrics
 
     @app.middleware("http")
     async def no_store(
@@ -131,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
     _log_denied_attempts(app, state)
     for router in (
         health_router,
+        metrics_router,
         admin_router,
         extracts_router,
         runs_router,

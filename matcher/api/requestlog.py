@@ -8,6 +8,7 @@ handling, so a 500 is logged too). Per request it
   proxy's id stays the same through both logs; an id smuggling data is not believed;
 - returns the id in the ``X-Request-ID`` answer header;
 - makes every audit entry written while answering carry it (:func:`matcher.store.audit.answering`);
+- tells the metrics (:mod:`matcher.api.metrics`) method, route template, status and duration;
 - logs one ``request`` event: request id, method, route *template* (``/v1/hits/{hit_id}``, never
   the path with its values, never a query string), status, duration in ms and the actor's opaque
   id. Never a header, a token, a query or a body.
@@ -19,6 +20,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 
 from starlette.datastructures import MutableHeaders
 from starlette.routing import Mount
@@ -32,6 +34,9 @@ __all__ = ["REQUEST_ID_HEADER", "RequestLog", "request_id_from"]
 REQUEST_ID_HEADER = "X-Request-ID"
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{7,63}")
 _log = logging.getLogger("matcher.request")
+
+Observer = Callable[[str, str, int, float], None]
+"""Told (method, route template, status, seconds) of every answered request: the metrics."""
 
 
 def request_id_from(offered: str | None) -> str:
@@ -53,8 +58,9 @@ def _route_template(scope: Scope) -> str:
 class RequestLog:
     """ASGI middleware: request id in and out, and the ``request`` log event."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observe: Observer | None = None) -> None:
         self.app = app
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,14 +87,18 @@ class RequestLog:
                 await self.app(scope, receive, send_with_id)
         finally:
             actor = scope["state"].get("audit_actor")
+            seconds = time.perf_counter() - started
+            route = _route_template(scope)
+            if self.observe is not None:
+                self.observe(scope["method"], route, status, seconds)
             _log.info(
                 "request",
                 extra={
                     "request_id": request_id,
                     "method": scope["method"],
-                    "route": _route_template(scope),
+                    "route": route,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(seconds * 1000, 1),
                     "actor_id": actor.id if isinstance(actor, Actor) else None,
                 },
             )
