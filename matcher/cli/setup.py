@@ -23,7 +23,7 @@ from matcher.cli._common import (
 )
 from matcher.crypto import reveal_key_fingerprint
 from matcher.errors import ConfigError
-from matcher.settings import SETTINGS_FILE, init_data_dir
+from matcher.settings import SETTINGS_FILE, Settings, init_data_dir
 from matcher.store.database import current_revision, upgrade_database
 
 __all__ = ["register"]
@@ -47,7 +47,7 @@ examples:
 _SERVE_EXAMPLES = """\
 examples:
   matcher serve --data-dir /srv/crosscheck
-  matcher serve --data-dir /srv/crosscheck --host 0.0.0.0 --port 8443   (behind a TLS proxy)
+  matcher serve --data-dir /srv/crosscheck --forwarded-allow-ips 127.0.0.1   (behind nginx)
 then: curl http://127.0.0.1:8000/readyz ; API docs at http://127.0.0.1:8000/docs
 """
 
@@ -134,6 +134,17 @@ def register(commands: Any, data_dir: Path) -> None:
         choices=("critical", "error", "warning", "info", "debug"),
         default="info",
         help="uvicorn's log level (default: info)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        default=None,
+        help=(
+            "comma-separated addresses or networks of the reverse proxies whose "
+            "X-Forwarded-For and X-Forwarded-Proto are believed, e.g. 127.0.0.1 or "
+            "10.0.0.0/8 (default: trusted_proxies in matcher.toml, else none). The throttle, "
+            "the HSTS header, /metrics and the logs all take the client address from them"
+        ),
     )
     serve.add_argument(
         "--log-format",
@@ -238,6 +249,8 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     from matcher.store.database import utcnow
 
     settings = open_settings(args.data_dir)
+    if args.forwarded_allow_ips is not None:
+        settings = with_trusted_proxies(settings, args.forwarded_allow_ips)
     log_format = resolve_format(args.log_format or settings.log_format)
     # Bind first: a taken port is the operator's to fix, in one sentence, and the matcher that
     # holds it may be running a match that `prepare` would otherwise mark interrupted.
@@ -267,6 +280,10 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
             log_config=None,  # configured above, before the first line
             # The request log (matcher.api.requestlog) replaces uvicorn's access lines.
             access_log=False,
+            # The app alone decides whom to believe (matcher.api.forwarded, trusted_proxies):
+            # uvicorn's own proxy handling trusts 127.0.0.1 by default and would rewrite the
+            # client address and scheme before the throttle and the HSTS rule see them.
+            proxy_headers=False,
             # Do not tell every scanner which server and version answers.
             server_header=False,
         )
@@ -280,6 +297,21 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     finally:
         listener.close()
     return 0
+
+
+def with_trusted_proxies(settings: Settings, value: str) -> Settings:
+    """``settings`` with ``trusted_proxies`` from ``--forwarded-allow-ips`` (validated)."""
+    proxies = tuple(p.strip() for p in value.split(",") if p.strip())
+    if "*" in proxies:
+        raise ConfigError(
+            "--forwarded-allow-ips '*' would let any client choose its own address (and dodge "
+            "the throttle); name the reverse proxies' addresses, e.g. 127.0.0.1 or 10.0.0.0/8"
+        )
+    try:
+        return Settings.model_validate({**settings.model_dump(), "trusted_proxies": proxies})
+    except ValueError as exc:
+        detail = str(exc).split("Value error, ", 1)[-1].splitlines()[0]
+        raise ConfigError(f"--forwarded-allow-ips: {detail}") from None
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
