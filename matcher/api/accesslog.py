@@ -24,7 +24,12 @@ __all__ = ["DropQueryString", "JsonLines", "LogFormat", "TextLines", "log_config
 LogFormat = Literal["auto", "json", "text"]
 
 # The attributes every LogRecord has; anything else came in through ``extra=``.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn's ``color_message`` repeats the message with terminal colour codes.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class DropQueryString(logging.Filter):
