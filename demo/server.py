@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,8 +23,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(data_dir: Path, log: Path, *, timeout: float = 30.0) -> Iterator[str]:
-    """Start `matcher serve --data-dir DATA_DIR` on 127.0.0.1; yields its base URL.
+def serving(
+    data_dir: Path, log: Path, *, timeout: float = 30.0, extra: Sequence[str] = ()
+) -> Iterator[str]:
+    """Start `matcher serve --data-dir DATA_DIR [EXTRA...]` on 127.0.0.1; yields its base URL.
 
     The server's output goes to `log`; it is stopped (terminate, then kill) on exit.
     """
@@ -41,6 +43,7 @@ def serving(data_dir: Path, log: Path, *, timeout: float = 30.0) -> Iterator[str
                 str(data_dir),
                 "--port",
                 str(port),
+                *extra,
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,

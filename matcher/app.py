@@ -19,8 +19,12 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 
 from matcher.api.deps import AppState, record_denied
+from matcher.api.docs import install_docs
 from matcher.api.headers import SecurityHeaders
+from matcher.api.metrics import Metrics
+from matcher.api.metrics import router as metrics_router
 from matcher.api.problems import install_problem_handlers
+from matcher.api.requestlog import RequestLog
 from matcher.api.routes.admin import router as admin_router
 from matcher.api.routes.audit import router as audit_router
 from matcher.api.routes.extracts import router as extracts_router
@@ -64,12 +68,17 @@ def _log_denied_attempts(app: FastAPI, state: AppState) -> None:
 
 
 class _App(FastAPI):
-    """FastAPI with the security headers outside everything, error handling included."""
+    """FastAPI with the security headers outside everything, error handling included, and the
+    request log (request id, one event per request) just inside them."""
 
     trusted_proxies: tuple[str, ...] = ()
+    metrics: Metrics | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack(), self.trusted_proxies)
+        observe = None if self.metrics is None else self.metrics.observe
+        return SecurityHeaders(
+            RequestLog(super().build_middleware_stack(), observe), self.trusted_proxies
+        )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -101,9 +110,14 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Signed pseudonymised uploads in, hits out, each hit only to whom it concerns.",
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's pages load Swagger UI and ReDoc from a CDN; install_docs serves our own.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.matcher = state
     app.trusted_proxies = settings.trusted_proxies
+    app.metrics = Metrics(engine)
+    app.state.metrics = app.metrics
 
     @app.middleware("http")
     async def no_store(
@@ -126,6 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
     _log_denied_attempts(app, state)
     for router in (
         health_router,
+        metrics_router,
         admin_router,
         extracts_router,
         runs_router,
@@ -136,5 +151,6 @@ def create_app(settings: Settings) -> FastAPI:
         witness_router,
     ):
         app.include_router(router)
+    install_docs(app)
     install_web(app, settings)  # after the API's routers and error handlers: it wraps them
     return app

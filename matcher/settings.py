@@ -18,6 +18,7 @@ import secrets
 import socket
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -113,17 +114,27 @@ class Settings(BaseModel):
     # Web sessions: idle for this long, or this old, and they are over.
     session_idle_seconds: float = Field(default=8 * 3600, gt=0)
     session_absolute_seconds: float = Field(default=12 * 3600, gt=0)
+    # `matcher serve`'s log lines: "json" (JSON Lines), "text" (for a person), or "auto": text
+    # when standard error is a terminal, JSON otherwise. `serve --log-format` overrides it.
+    log_format: Literal["auto", "json", "text"] = "auto"
+    # Clients in these networks may read /metrics without a token (others need an admin's or
+    # auditor's token). Behind a reverse proxy, list the proxy in trusted_proxies.
+    metrics_networks: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
-        for proxy in self.trusted_proxies:
-            try:
-                ipaddress.ip_network(proxy, strict=False)
-            except ValueError as exc:
-                raise ValueError(
-                    f"trusted_proxies: {proxy!r} is not an address or network; expected e.g. "
-                    '"127.0.0.1" or "10.0.0.0/8"'
-                ) from exc
+        for key, networks in (
+            ("trusted_proxies", self.trusted_proxies),
+            ("metrics_networks", self.metrics_networks),
+        ):
+            for network in networks:
+                try:
+                    ipaddress.ip_network(network, strict=False)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"{key}: {network!r} is not an address or network; expected e.g. "
+                        '"127.0.0.1" or "10.0.0.0/8"'
+                    ) from exc
         # Frozen model: fill derived defaults through object.__setattr__ once, at creation.
         data_dir = self.data_dir
         if not self.database_url:

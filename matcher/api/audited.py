@@ -82,9 +82,10 @@ AUDITED: dict[str, tuple[A, ...]] = {
 EXEMPT: dict[str, str] = {
     "GET /openapi.json": "the API's schema: no data",
     "GET /docs": "the schema's viewer: no data",
-    "GET /docs/oauth2-redirect": "the schema viewer's helper: no data",
-    "GET /redoc": "the schema's viewer: no data",
+    "GET /docs/init.js": "the schema viewer's bootstrap script: no data",
+    "GET /docs/assets": "the schema viewer's files (Swagger UI): no data",
     "GET /healthz": "liveness probe: no data, no caller",
+    "GET /metrics": "aggregate counts for Prometheus, scraped every few seconds: no object",
     "GET /readyz": "readiness probe: no data, no caller",
     "GET /": "a redirect to the pages",
     "GET /web": "a redirect to the sign-in page or the role's start page",

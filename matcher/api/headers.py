@@ -5,8 +5,9 @@ pages, API answers, static files, redirects and error pages (500 included) all c
 
 - ``Content-Security-Policy``: scripts, styles and images from this origin only, no inline
   script or style, no plugins, no framing (``frame-ancestors 'none'``), forms to this origin.
-  FastAPI's API documentation (``/docs``, ``/redoc``) loads Swagger UI from its CDN with an
-  inline bootstrap script: it gets a policy that allows exactly that, and nothing else does.
+  The API documentation (``/docs``, :mod:`matcher.api.docs`) is served from this origin with
+  its bootstrap in a file, so it runs under the same policy (FastAPI's CDN page needed a weaker
+  one).
 - ``X-Frame-Options: DENY`` for browsers without CSP 2, ``X-Content-Type-Options: nosniff``,
   ``Referrer-Policy: no-referrer``, ``Permissions-Policy`` turning off powerful features, and
   ``Cross-Origin-Opener-Policy: same-origin``.
@@ -35,12 +36,6 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
-_DOCS_POLICY = (
-    "default-src 'none'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
-_DOCS_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
 _HSTS = "max-age=31536000; includeSubDomains"
 _FIXED = {
     "x-content-type-options": "nosniff",
@@ -69,7 +64,7 @@ class SecurityHeaders:
         if head:
             scope = dict(scope, method="GET")
         https = is_https(HTTPConnection(scope), self.trusted_proxies)
-        policy = _DOCS_POLICY if scope["path"] in _DOCS_PATHS else CONTENT_SECURITY_POLICY
+        policy = CONTENT_SECURITY_POLICY
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

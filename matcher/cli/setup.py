@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 from pathlib import Path
 from typing import Any, get_args
 
@@ -21,7 +23,7 @@ from matcher.cli._common import (
 )
 from matcher.crypto import reveal_key_fingerprint
 from matcher.errors import ConfigError
-from matcher.settings import SETTINGS_FILE, init_data_dir
+from matcher.settings import SETTINGS_FILE, Settings, init_data_dir
 from matcher.store.database import current_revision, upgrade_database
 
 __all__ = ["register"]
@@ -45,7 +47,7 @@ examples:
 _SERVE_EXAMPLES = """\
 examples:
   matcher serve --data-dir /srv/crosscheck
-  matcher serve --data-dir /srv/crosscheck --host 0.0.0.0 --port 8443   (behind a TLS proxy)
+  matcher serve --data-dir /srv/crosscheck --forwarded-allow-ips 127.0.0.1   (behind nginx)
 then: curl http://127.0.0.1:8000/readyz ; API docs at http://127.0.0.1:8000/docs
 """
 
@@ -133,6 +135,27 @@ def register(commands: Any, data_dir: Path) -> None:
         default="info",
         help="uvicorn's log level (default: info)",
     )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        default=None,
+        help=(
+            "comma-separated addresses or networks of the reverse proxies whose "
+            "X-Forwarded-For and X-Forwarded-Proto are believed, e.g. 127.0.0.1 or "
+            "10.0.0.0/8 (default: trusted_proxies in matcher.toml, else none). The throttle, "
+            "the HSTS header, /metrics and the logs all take the client address from them"
+        ),
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("auto", "json", "text"),
+        default=None,
+        help=(
+            "log lines as JSON Lines (one event per line, for a log collector) or as text for a "
+            "person; auto (the default, or log_format in matcher.toml): text on a terminal, "
+            "JSON otherwise"
+        ),
+    )
     add_output_options(serve, json_option=False)
     serve.set_defaults(handler=_serve)
 
@@ -215,30 +238,122 @@ def _db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
+    import logging
+    import logging.config
+
     import uvicorn  # imported late: only this command needs the server
 
     from matcher.actions import startup
-    from matcher.api.accesslog import log_config
+    from matcher.api.accesslog import log_config, resolve_format
     from matcher.app import create_app
     from matcher.store.database import utcnow
 
     settings = open_settings(args.data_dir)
-    with open_engine(settings) as engine:
-        recovered = startup.prepare(settings, engine, utcnow())
-    for run_id in recovered.failed_runs:
-        ctx.say(f"Run {run_id} was interrupted by a stop of the matcher; marked failed.")
-    app = create_app(settings)
-    ctx.say(
-        f"Serving the matcher for {settings.data_dir} on http://{args.host}:{args.port} "
-        "(API docs at /docs; Ctrl-C stops)"
-    )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        log_config=log_config(),
-        # Do not tell every scanner which server and version answers.
-        server_header=False,
-    )
+    if args.forwarded_allow_ips is not None:
+        settings = with_trusted_proxies(settings, args.forwarded_allow_ips)
+    log_format = resolve_format(args.log_format or settings.log_format)
+    # Bind first: a taken port is the operator's to fix, in one sentence, and the matcher that
+    # holds it may be running a match that `prepare` would otherwise mark interrupted.
+    listener = listening_socket(args.host, args.port)
+    try:
+        logging.config.dictConfig(log_config(log_format, args.log_level))
+        log = logging.getLogger("matcher.serve")
+
+        def announce(message: str, event: str, **fields: object) -> None:
+            # JSON logs: everything the process writes is a log line; on a terminal, prose.
+            if log_format == "json":
+                log.info(event, extra=fields)
+            else:
+                ctx.say(message)
+
+        with open_engine(settings) as engine:
+            recovered = startup.prepare(settings, engine, utcnow())
+        for run_id in recovered.failed_runs:
+            announce(
+                f"Run {run_id} was interrupted by a stop of the matcher; marked failed.",
+                "run.interrupted",
+                run=run_id,
+            )
+        config = uvicorn.Config(
+            create_app(settings),
+            log_level=args.log_level,
+            log_config=None,  # configured above, before the first line
+            # The request log (matcher.api.requestlog) replaces uvicorn's access lines.
+            access_log=False,
+            # The app alone decides whom to believe (matcher.api.forwarded, trusted_proxies):
+            # uvicorn's own proxy handling trusts 127.0.0.1 by default and would rewrite the
+            # client address and scheme before the throttle and the HSTS rule see them.
+            proxy_headers=False,
+            # Do not tell every scanner which server and version answers.
+            server_header=False,
+        )
+        announce(
+            f"Serving the matcher for {settings.data_dir} on http://{args.host}:{args.port} "
+            "(API docs at /docs; Ctrl-C stops)",
+            "serving",
+            address=f"http://{args.host}:{args.port}",
+        )
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        listener.close()
     return 0
+
+
+def with_trusted_proxies(settings: Settings, value: str) -> Settings:
+    """``settings`` with ``trusted_proxies`` from ``--forwarded-allow-ips`` (validated)."""
+    proxies = tuple(p.strip() for p in value.split(",") if p.strip())
+    if "*" in proxies:
+        raise ConfigError(
+            "--forwarded-allow-ips '*' would let any client choose its own address (and dodge "
+            "the throttle); name the reverse proxies' addresses, e.g. 127.0.0.1 or 10.0.0.0/8"
+        )
+    try:
+        return Settings.model_validate({**settings.model_dump(), "trusted_proxies": proxies})
+    except ValueError as exc:
+        detail = str(exc).split("Value error, ", 1)[-1].splitlines()[0]
+        raise ConfigError(f"--forwarded-allow-ips: {detail}") from None
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` for uvicorn, or a :class:`ConfigError` saying why not.
+
+    uvicorn binds by itself only after startup and answers a taken port with a raw errno line
+    and exit 3; binding here lets ``main`` print one sentence and exit 2 like any setup problem.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a restart may reuse the port while old connections are in TIME_WAIT.
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(_bind_message(host, port, exc)) from None
+    except OverflowError:
+        listener.close()
+        raise ConfigError(f"--port {port} is not a TCP port; choose one from 1 to 65535") from None
+    listener.set_inheritable(True)
+    return listener
+
+
+def _bind_message(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use by another program (perhaps another "
+            f"matcher); stop that program or choose another port with --port, e.g. --port "
+            f"{port + 1 if port < 65535 else 8000}"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"this account may not listen on port {port} (ports below 1024 need privileges); "
+            "choose a port from 1024 up with --port and put the reverse proxy on 443"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{host} is not an address of this machine; choose one of its addresses with --host "
+            "(127.0.0.1 behind a reverse proxy)"
+        )
+    return (
+        f"can not listen on {host}:{port} ({exc.strerror}); check --host and --port "
+        "(e.g. --host 127.0.0.1 --port 8000)"
+    )

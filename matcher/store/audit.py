@@ -16,6 +16,8 @@ look like personal identity numbers or e-mail addresses.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -57,6 +59,7 @@ __all__ = [
     "EntryPage",
     "LogKey",
     "StoredNodes",
+    "answering",
     "append",
     "entries",
     "entry_bytes",
@@ -70,6 +73,24 @@ __all__ = [
 
 # pg_advisory_xact_lock key of the audit log: any constant no other code uses. "CCAUDIT1".
 ADVISORY_LOCK_KEY = 0x4343_4155_4449_5431
+
+
+# The HTTP request being answered, set by the API's request log (matcher.api.requestlog) for the
+# whole of one request. Every entry appended while answering it names it, whichever action or
+# transaction writes the entry (the request's own, a refusal's, the throttle's); console and
+# timer work runs outside any request and names none. A context variable, not an argument of
+# every action: it is correlation, like the log line's request id, and decides nothing.
+_HTTP_REQUEST_ID: ContextVar[str | None] = ContextVar("crosscheck_http_request_id", default=None)
+
+
+@contextmanager
+def answering(http_request_id: str) -> Iterator[None]:
+    """Within this block, appended entries carry ``http_request_id``."""
+    token = _HTTP_REQUEST_ID.set(http_request_id)
+    try:
+        yield
+    finally:
+        _HTTP_REQUEST_ID.reset(token)
 
 
 def system_actor(name: str = "system") -> Actor:
@@ -120,6 +141,7 @@ def append(
         case_reference=case_reference,
         fields=tuple(fields),
         request_id=request_id,
+        http_request_id=_HTTP_REQUEST_ID.get(),
     )
     _serialise(conn)
     last = conn.execute(select(func.max(audit_entries.c.seq))).scalar_one()

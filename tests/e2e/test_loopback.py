@@ -85,6 +85,13 @@ def test_upload_over_loopback_run_and_queues(
     assert first_two
     assert not first_two & {h["id"] for h in hits["motabo"]}
     log = (tmp_path / "serve.log").read_text(encoding="utf-8")
-    assert "POST /v1/extracts" in log
+    uploads = [
+        event["status"]
+        for event in map(json.loads, log.splitlines())
+        if event["event"] == "request"
+        and (event["method"], event["route"]) == ("POST", "/v1/extracts")
+    ]
+    # Accepted, accepted again (idempotent), and the story's refused foreign upload: no 5xx.
+    assert 201 in uploads and 200 in uploads and max(uploads) < 500, uploads
     for token in investigators.values():
         assert token not in log

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import secrets
 import socket
 import stat
 import subprocess
@@ -33,6 +34,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from contract import pem_fingerprint
+from demo.server import serving
 from matcher.app import create_app
 from matcher.cli.main import main
 from matcher.settings import load_settings
@@ -499,7 +501,90 @@ def test_serve_answers_health_probes_and_logs_no_tokens(matcher: Matcher, tmp_pa
                 server.kill()
                 server.wait()
     logged = log.read_text()
-    assert "GET /healthz" in logged
-    assert "GET /v1/subject-report HTTP/1.1" in logged
+    # Not a terminal: JSON Lines, one `request` event per request, the route template only.
+    assert '"route": "/healthz"' in logged
+    assert '"route": "/v1/subject-report"' in logged
     assert matcher.admin_token not in logged
     assert "ab" * 32 not in logged
+
+
+def test_serve_on_a_busy_port_says_which_port_and_how_to_choose_another(
+    matcher: Matcher, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "matcher.cli.main",
+                "serve",
+                "--data-dir",
+                str(matcher.data_dir),
+                "--port",
+                str(port),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    message = " ".join(done.stderr.split())
+    assert f"port {port} on 127.0.0.1 is already in use" in message
+    assert "--port" in message
+    assert "Serving" not in done.stdout
+    assert "Errno" not in done.stderr and "Traceback" not in done.stderr
+
+
+def _bogus_token() -> str:
+    return "cc_" + secrets.token_urlsafe(32)
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_serve_forwarded_allow_ips_decides_whose_forwarded_headers_count(
+    matcher: Matcher, tmp_path: Path, trusted: bool
+) -> None:
+    # Two failures lock a source out: the throttle shows which address the server believed.
+    with (matcher.data_dir / "matcher.toml").open("a", encoding="utf-8") as toml:
+        toml.write("auth_failure_limit = 2\nauth_failure_delay_seconds = 0\n")
+    extra = ("--forwarded-allow-ips", "127.0.0.1") if trusted else ()
+    with serving(matcher.data_dir, tmp_path / "serve.log", extra=extra) as url:
+        for _ in range(2):
+            first = httpx.get(
+                f"{url}/v1/hits",
+                headers={**auth(_bogus_token()), "X-Forwarded-For": "203.0.113.5"},
+            )
+            assert first.status_code == 401
+        locked = httpx.get(
+            f"{url}/v1/hits", headers={**auth(_bogus_token()), "X-Forwarded-For": "203.0.113.5"}
+        )
+        assert locked.status_code == 429
+        other = httpx.get(
+            f"{url}/v1/hits", headers={**auth(_bogus_token()), "X-Forwarded-For": "198.51.100.7"}
+        )
+        https = httpx.get(f"{url}/healthz", headers={"X-Forwarded-Proto": "https"})
+    if trusted:
+        # Behind the trusted proxy each forwarded client is its own source, and https is https.
+        assert other.status_code == 401
+        assert "max-age=" in https.headers["strict-transport-security"]
+    else:
+        # Nobody is trusted (uvicorn's own default trust of 127.0.0.1 is off): the headers are
+        # the client's word, so both "clients" are the loopback, and plain http stays plain.
+        assert other.status_code == 429
+        assert "strict-transport-security" not in https.headers
+
+
+def test_serve_refuses_a_wildcard_or_malformed_forwarded_allow_ips(
+    cli: Cli, matcher: Matcher
+) -> None:
+    for value, expected in (
+        ("*", "any client choose its own address"),
+        ("10.0.0.300", "10.0.0.300"),
+    ):
+        result = cli("serve", "--data-dir", str(matcher.data_dir), "--forwarded-allow-ips", value)
+        assert result.code == 2, result.err
+        message = " ".join(result.err.split())
+        assert "--forwarded-allow-ips" in message and expected in message

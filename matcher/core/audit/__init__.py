@@ -34,7 +34,14 @@ from matcher.core.audit.checkpoint import (
     parse_and_verify_checkpoint,
     sign_checkpoint,
 )
-from matcher.core.audit.entry import Actor, AuditEntry, Outcome, PolicyRef, format_time
+from matcher.core.audit.entry import (
+    Actor,
+    AuditEntry,
+    Outcome,
+    PolicyRef,
+    format_time,
+    looks_personal,
+)
 from matcher.core.audit.errors import (
     AuditError,
     CheckpointError,
@@ -89,6 +96,7 @@ __all__ = [
     "format_time",
     "inclusion_proof",
     "leaf_hash",
+    "looks_personal",
     "node_hash",
     "parse_and_verify_checkpoint",
     "root",

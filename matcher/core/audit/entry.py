@@ -22,7 +22,7 @@ from typing import Any, Literal, cast
 from contract import canonical_json
 from matcher.core.audit.errors import InvalidAuditEntry, PersonalDataInEntry
 
-__all__ = ["Actor", "AuditEntry", "Outcome", "PolicyRef", "format_time"]
+__all__ = ["Actor", "AuditEntry", "Outcome", "PolicyRef", "format_time", "looks_personal"]
 
 Result = Literal["allowed", "denied"]
 _RESULTS: tuple[Result, ...] = ("allowed", "denied")
@@ -37,6 +37,11 @@ _PERSONNUMMER = re.compile(
     r"[-+]?\d{4}(?![\w-])"
 )
 _EMAIL = re.compile(r"[^\s@\"']+@[^\s@\"']+\.[A-Za-z]{2,}")
+
+
+def looks_personal(text: str) -> bool:
+    """Whether ``text`` looks like a personnummer or an e-mail address (what entries refuse)."""
+    return bool(_PERSONNUMMER.search(text) or _EMAIL.search(text))
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,10 @@ class AuditEntry:
 
     ``object_ids`` is serialised as ``"object"`` (ids of the things acted on, e.g. hit, request,
     extract). ``time`` is ISO 8601 UTC with a ``Z`` suffix; :func:`format_time` makes one.
+    ``request_id`` is a *reveal* request's id (reveal entries). ``http_request_id`` is the id of
+    the HTTP request the entry was written for (the ``X-Request-ID`` of its answer and of its
+    server log line); it is a member of the JSON only when set, so entries written before it
+    existed keep their exact bytes and hashes.
     """
 
     seq: int
@@ -84,6 +93,7 @@ class AuditEntry:
     case_reference: str | None = None
     fields: tuple[str, ...] = ()
     request_id: str | None = None
+    http_request_id: str | None = None
 
     def __post_init__(self) -> None:
         # Freeze the mapping: a frozen entry whose object ids can still change is not frozen.
@@ -92,7 +102,7 @@ class AuditEntry:
         _validate(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        members = {
             "seq": self.seq,
             "time": self.time,
             "actor": {"id": self.actor.id, "role": self.actor.role, "company": self.actor.company},
@@ -109,6 +119,9 @@ class AuditEntry:
             "outcome": {"result": self.outcome.result, "reason": self.outcome.reason},
             "request_id": self.request_id,
         }
+        if self.http_request_id is not None:
+            members["http_request_id"] = self.http_request_id
+        return members
 
     def to_json(self) -> bytes:
         """Canonical JSON (sorted keys, no spaces, UTF-8): the leaf's input bytes."""
@@ -126,7 +139,10 @@ class AuditEntry:
 
     @classmethod
     def from_dict(cls, raw: object) -> AuditEntry:
-        obj = _object(raw, "entry", _ENTRY_KEYS)
+        keys = _ENTRY_KEYS | (
+            {"http_request_id"} if isinstance(raw, dict) and "http_request_id" in raw else set()
+        )
+        obj = _object(raw, "entry", keys)
         actor = _object(obj["actor"], "actor", {"id", "role", "company"})
         policy_raw = obj["policy"]
         policy = None
@@ -166,6 +182,9 @@ class AuditEntry:
             fields=tuple(fields),
             outcome=Outcome(cast(Result, result), _opt_str(outcome, "reason", "outcome")),
             request_id=_opt_str(obj, "request_id", "entry"),
+            http_request_id=(
+                _str(obj, "http_request_id", "entry") if "http_request_id" in obj else None
+            ),
         )
 
 
@@ -258,6 +277,7 @@ def _strings(entry: AuditEntry) -> list[tuple[str, str]]:
         ("case_reference", entry.case_reference),
         ("outcome.reason", entry.outcome.reason),
         ("request_id", entry.request_id),
+        ("http_request_id", entry.http_request_id),
     ]
     if entry.policy is not None:
         optional += [("policy.id", entry.policy.id), ("policy.digest", entry.policy.digest)]
