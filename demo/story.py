@@ -28,6 +28,7 @@ from connectors.cli.main import main as connector_main
 from demo.server import serving
 from matcher.actions.runs import SHIPPED_POLICY
 from matcher.cli.main import main as matcher_main
+from matcher.settings import load_settings
 from synthetic.cli import main as synth_main
 
 __all__ = ["all_hits", "main"]
@@ -207,35 +208,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             console.print("[yellow]linbo has no hits, so there is nothing to reveal[/]")
 
-        console.print(Rule("14. An auditor checks the log offline"))
+        auditing = root / "auditor"
+        auditing.mkdir()
+        # The operator hands over the log's public key once, over a channel the auditor and the
+        # companies trust; from then on they need nothing of the matcher's to check the log.
+        log_key, log_name = auditing / "crosscheck-log.pub", load_settings(data_dir).log_origin
+        say.matcher("audit", "public-key", "--data-dir", data_dir, "--out", log_key)
+        console.print(Rule("14. Each company's witness cosigns the access log"))
+        witnesses = []
+        for company in COMPANIES:
+            folder, name = root / company / "witness", f"witness.{company}.example/w1"
+            say.connector(
+                "witness", "init", folder, "--name", name, "--log-name", log_name,
+                "--log-key", log_key, "--matcher-url", url,
+                "--token-file", root / company / "token",
+            )  # fmt: skip
+            say.matcher(
+                "companies", "add-witness", company, "--name", name,
+                "--witness-key", folder / "witness.pub", "--data-dir", data_dir,
+            )  # fmt: skip
+            witnesses.append(f"--witness={name}={folder / 'witness.pub'}")
+        for company in COMPANIES:  # what cron runs at each company
+            say.connector("witness", "run", root / company / "witness")
+
+        console.print(Rule("15. An auditor checks the log offline, witnessed by the companies"))
         auditor = say.run_json(
             "matcher", matcher_main, "users", "add", "audit-office", "--role", "auditor",
             "--data-dir", data_dir, "--json",
         )  # fmt: skip
-        console.print(f"\n[bold cyan]$ GET {url}/v1/audit/checkpoint  (as audit-office)[/]")
+        console.print(f"\n[bold cyan]$ GET {url}/v1/witness/cosigned  (as audit-office)[/]")
         with _client(url, auditor["token"]) as client:
-            checkpoint = client.get("/v1/audit/checkpoint").raise_for_status().text
-        console.print(checkpoint.rstrip())
-        auditing = root / "auditor"
-        auditing.mkdir()
-        # The operator hands over the public key once, over a channel the auditor trusts; from
-        # then on the auditor needs nothing of the matcher's to check an export.
-        say.matcher(
-            "audit", "public-key", "--data-dir", data_dir, "--out", auditing / "crosscheck-log.pub"
-        )
+            cosigned = client.get("/v1/witness/cosigned").raise_for_status().text
+        console.print(cosigned.rstrip())
+        (auditing / "cosigned.txt").write_text(cosigned, encoding="utf-8")
         say.matcher(
             "audit", "export", "--data-dir", data_dir, "--out", auditing / "audit.jsonl", "--quiet"
         )
         say.matcher(
-            "audit", "verify", auditing / "audit.jsonl", "--public-key",
-            auditing / "crosscheck-log.pub",
+            "audit", "verify", auditing / "audit.jsonl", "--public-key", log_key,
+            "--cosigned", auditing / "cosigned.txt", "--min-witnesses", "2", *witnesses,
         )  # fmt: skip
 
     console.print(Rule("Done"))
     console.print(
         f"Everything is under {root}/: the registers, each company's workspace (profile, keys, "
-        "local ref table, reports), the packages, the matcher's data directory, and the "
-        "auditor's export of the log with the public key it was verified with."
+        "local ref table, reports, witness), the packages, the matcher's data directory, and "
+        "the auditor's export of the log with the public key and the cosigned checkpoint it "
+        "was verified with."
     )
     return 0
 
