@@ -124,7 +124,8 @@ def hit_page_context(
         "outcome_choices": OUTCOMES,
         "outcome_reasons": OUTCOME_REASONS,
         "request_errors": request_errors or {},
-        "request_values": request_values or {"fields": list(form.fields)},
+        # Nothing pre-checked: the investigator asks only for what the case needs.
+        "request_values": request_values or {"fields": []},
         "outcome_errors": outcome_errors or {},
         "outcome_values": outcome_values or {},
     }

@@ -93,6 +93,8 @@ def request_reveal(
         errors["case_reference"] = "case_reference_required"
     if len(justification) > limits.JUSTIFICATION_CHARS:
         errors["justification"] = "too_long"
+    elif not justification.strip():  # every missing field at once, not one per submit
+        errors["justification"] = "justification_too_short"
     if not fields:
         errors["fields"] = "no_fields"
     with state.engine.begin() as conn:

@@ -167,6 +167,7 @@ def test_a_form_without_the_csrf_token_is_refused(
     # What a forged form on another site would send: the session cookie but not the token.
     page.locator("form.stack input[name=csrf_token]").evaluate("e => e.remove()")
     page.get_by_label("Name", exact=True).fill("mallory")
+    page.get_by_label("Role").select_option("admin")  # no role is preselected
     page.get_by_role("button", name="Create user").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Form refused")
     screenshot(page, "csrf-refused")

@@ -49,10 +49,20 @@ def test_reveal_approve_disclose_outcome_and_audit(browser: Browser, site: Site)
     investigator.goto(f"/web/hits/{hit['id']}")
     form = investigator.locator("form[action$='/reveal-requests']")
     fields = form.locator("input[type=checkbox][name=fields]")
-    expect(fields.first).to_be_checked()
+    # nothing is pre-checked: the investigator asks only for what the case needs
+    expect(fields.first).not_to_be_checked()
     shown_fields = fields.count()
     assert shown_fields >= 5
     expect(form).to_contain_text("Justification (at least 40 characters)")
+    # an empty submit names every missing field at once, with a summary at the top
+    investigator.get_by_role("button", name="Request the reveal").click()
+    expect(investigator.get_by_role("alert").first).to_contain_text("correct the fields marked")
+    for error in ("#purpose-error", "#case_reference-error", "#justification-error"):
+        expect(investigator.locator(error)).to_be_visible()
+    form = investigator.locator("form[action$='/reveal-requests']")
+    fields = form.locator("input[type=checkbox][name=fields]")
+    for i in range(shown_fields):
+        fields.nth(i).check()
     investigator.get_by_label("Purpose").fill("Check a possible second first-hand contract")
     investigator.get_by_label("Case reference").fill(CASE)
     investigator.get_by_label(re.compile("^Justification")).fill("too short")
