@@ -159,7 +159,16 @@ def add_user_form(
 
 
 @router.post("/users/{name}/revoke")
-def revoke_user_form(name: str, admin: Admin, state: State) -> Response:
+def revoke_user_form(
+    request: Request,
+    name: str,
+    admin: Admin,
+    state: State,
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    """Revoking asks once more (a page, no script): it ends the person's access at once."""
+    if confirm != "yes":
+        return render(request, "revoke_confirm.html", {"name": name})
     with state.engine.begin() as conn:
         actions.revoke_user(
             conn, admin, datetime.now(UTC), name

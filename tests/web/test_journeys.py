@@ -53,6 +53,9 @@ def test_admin_creates_a_user_sees_the_token_once_and_revokes_it(
 
     # ... until the admin revokes it: then the open session ends too.
     row.get_by_role("button", name="Revoke ada-auditor").click()
+    # it asks once more before it ends someone's access
+    expect(page.get_by_role("heading", level=1)).to_have_text("Revoke ada-auditor?")
+    page.get_by_role("button", name="Revoke ada-auditor now").click()
     expect(page.get_by_role("row").filter(has_text="ada-auditor")).to_contain_text("Revoked")
     visitor.goto("/web/home")
     expect(visitor.get_by_role("heading", level=1)).to_have_text("Sign in")
@@ -269,6 +272,7 @@ def test_an_admin_adding_and_revoking_a_user_in_the_browser_leaves_the_entries(
     page.get_by_role("link", name="Back to the users").click()
     row = page.get_by_role("row").filter(has_text="log-checked-auditor")
     row.get_by_role("button", name="Revoke log-checked-auditor").click()
+    page.get_by_role("button", name="Revoke log-checked-auditor now").click()
     expect(page.get_by_role("row").filter(has_text="log-checked-auditor")).to_contain_text(
         "Revoked"
     )

@@ -278,7 +278,9 @@ def test_companies_and_users_leave_the_same_entries_through_api_pages_and_consol
     assert made.status_code == 200, made.text
     assert client.get("/web/admin/users").status_code == 200
     revoked = client.post(
-        "/web/admin/users/page-auditor/revoke", data={"csrf_token": csrf}, follow_redirects=False
+        "/web/admin/users/page-auditor/revoke",
+        data={"csrf_token": csrf, "confirm": "yes"},
+        follow_redirects=False,
     )
     assert revoked.status_code == 303, revoked.text
     results["page"] = _new(engine, start)
