@@ -484,7 +484,9 @@ class _Synthesiser:
         return start, end
 
     def overlapping_periods(self, births: NDArray[np.int64]) -> tuple[_Periods, NDArray[np.str_]]:
-        """Two contracts per person overlapping >= 200 days, both begun as an adult.
+        """Two contracts per person overlapping >= 200 days, both begun as an adult, the overlap
+        still running or ended within the last two years (inside the shipped policy's three-year
+        look-back, so every planted case is one a run must find).
 
         Returns start and end of the first and the second contract, and the overlap's shape.
         Needs people of 19 or more, so that a 200-day overlap fits after their 18th birthday.
@@ -492,7 +494,7 @@ class _Synthesiser:
         rng, today, n = self.rng, self.today, births.size
         adult = births + _ADULT_DAYS
         shape = np.array(["both_open", "one_open", "both_ended"])[rng.integers(0, 3, n)]
-        back = np.minimum(12 * 365, today - adult)
+        back = np.minimum(900, today - adult)
         o_start = today - 200 - (rng.random(n) * (back - 200)).astype(np.int64)
         room = today - o_start
         o_end = o_start + 200 + (rng.random(n) * (np.minimum(room, 1500) - 200)).astype(np.int64)

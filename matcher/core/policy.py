@@ -61,6 +61,7 @@ _TOP_KEYS: Final = (
     "status",
     "valid_from",
     "valid_until",
+    "max_lookback_days",
     "purpose",
     "legal_basis",
     "dpia_reference",
@@ -207,6 +208,7 @@ class Policy:
     status: Status
     valid_from: date
     valid_until: date
+    max_lookback_days: int  # overlaps ended longer ago than this before the run are not matched
     purpose: str
     legal_basis: LegalBasis
     dpia_reference: str
@@ -341,6 +343,7 @@ def _parse(raw: bytes) -> tuple[Policy | None, list[Problem]]:
     valid_until = c.day(data, "valid_until", "valid_until")
     if valid_from and valid_until and valid_until < valid_from:
         c.add("valid_until", f"{valid_until} is before valid_from {valid_from}")
+    lookback = c.count(data, "max_lookback_days", "max_lookback_days", "days")
     purpose = c.text(data, "purpose", "purpose")
     legal_basis = _legal_basis(c, data, status)
     dpia = c.text(data, "dpia_reference", "dpia_reference")
@@ -359,7 +362,7 @@ def _parse(raw: bytes) -> tuple[Policy | None, list[Problem]]:
     # Every value was checked above; the asserts narrow the Optionals for mypy.
     assert policy_id and version and valid_from and valid_until and purpose
     assert legal_basis and dpia and notice and participants and rules_ok
-    assert reveal and retention
+    assert reveal and retention and lookback
     digest = policy_digest(raw)
     return (
         Policy(
@@ -368,6 +371,7 @@ def _parse(raw: bytes) -> tuple[Policy | None, list[Problem]]:
             status=cast(Status, status),
             valid_from=valid_from,
             valid_until=valid_until,
+            max_lookback_days=lookback,
             purpose=purpose,
             legal_basis=legal_basis,
             dpia_reference=dpia,

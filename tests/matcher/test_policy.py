@@ -37,7 +37,7 @@ def test_shipped_policy_loads_with_no_problems() -> None:
     raw = SHIPPED.encode("utf-8")
     assert check_policy(raw) == []
     policy = load_policy(raw)
-    assert (policy.id, policy.version, policy.status) == ("concurrent-tenancy", "1.2.0", "active")
+    assert (policy.id, policy.version, policy.status) == ("concurrent-tenancy", "1.3.0", "active")
     assert policy.digest == policy_digest(raw) == policy.rules.policy_digest
     assert policy.valid_from == date(2026, 1, 1) and policy.valid_until == date(2028, 12, 31)
     assert policy.legal_basis.gdpr_article.startswith("Art. 6(1)(e)")
@@ -228,3 +228,22 @@ def test_load_policy_raises_one_matcher_error_with_every_problem() -> None:
         "retention.hits_days",
     ]
     assert "2 problems" in str(raised.value) and "retention.hits_days" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ("", "missing; add a whole number of days >= 1"),
+        ("max_lookback_days = 0\n", "0 is not a whole number of days >= 1"),
+        ("max_lookback_days = true\n", "True is not a whole number of days >= 1"),
+    ],
+)
+def test_a_policy_needs_a_look_back_limit(edit: str, message: str) -> None:
+    text = SHIPPED.replace("max_lookback_days = 1095\n", edit)
+    assert _paths(text)["max_lookback_days"] == message
+
+
+def test_the_shipped_policy_looks_back_three_years() -> None:
+    policy = load_policy(SHIPPED.encode("utf-8"))
+    assert policy.max_lookback_days == 1095
+    assert policy.rules.lookback_cutoff(date(2026, 11, 1)) == date(2023, 11, 2)

@@ -93,6 +93,13 @@ def find_hits(
     columns += sorted(
         {c for rule in rules.fuzzy_rules for c in rule_token_columns(rule)} - set(columns)
     )
+    cutoff = rules.lookback_cutoff(run_date)
+    if cutoff is not None:
+        # A contract that ended before the look-back cutoff can only make overlaps that ended
+        # before it too: it is left out of the run, never compared (proportionality). Filtered
+        # per extract, before the rows are stacked and numbered.
+        ended = pl.col("contract_end")
+        extracts = {c: f.filter(ended.is_null() | (ended >= cutoff)) for c, f in extracts.items()}
     stacked = stack_extracts(extracts, columns).collect()
     records = stacked.lazy()
     exact = [exact_plan(records, rule, run_date).collect().lazy() for rule in rules.exact_rules]

@@ -14,6 +14,7 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
@@ -123,6 +124,15 @@ class RuleSet:
     policy_version: str
     policy_digest: str
     rules: tuple[Rule, ...]
+    # Overlaps that ended more than this many days before the run date are not matched (the
+    # policy check requires it; None only for rule sets built in tests without one).
+    max_lookback_days: int | None = None
+
+    def lookback_cutoff(self, run_date: date) -> date | None:
+        """The earliest contract end a run on ``run_date`` still looks at."""
+        if self.max_lookback_days is None:
+            return None
+        return run_date - timedelta(days=self.max_lookback_days)
 
     @property
     def exact_rules(self) -> tuple[ExactRule, ...]:
@@ -162,8 +172,17 @@ def rules_from_policy(data: Mapping[str, Any], digest: str) -> RuleSet:
             )
         seen.add(rule.id)
         rules.append(rule)
+    lookback = data.get("max_lookback_days")
+    if lookback is not None and (
+        isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 1
+    ):
+        raise RuleError(f"max_lookback_days: {lookback!r} is not a whole number of days >= 1")
     return RuleSet(
-        policy_id=policy_id, policy_version=version, policy_digest=digest, rules=tuple(rules)
+        policy_id=policy_id,
+        policy_version=version,
+        policy_digest=digest,
+        rules=tuple(rules),
+        max_lookback_days=lookback,
     )
 
 

@@ -379,3 +379,38 @@ def test_a_pair_is_scored_with_the_filters_of_the_pass_that_found_it() -> None:
         RUN,
     )
     assert both.height == 1 and both["score"].to_list() == [pytest.approx(1.0)]
+
+
+def test_overlaps_ended_before_the_look_back_are_never_matched() -> None:
+    # The policy's max_lookback_days (issue 13): a run on 2026-03-01 with three years looks
+    # back to 2023-03-02. Person 7's overlap ended in 2024: a hit. Person 8's ended in 2022:
+    # both contracts are left out of the run, in both lanes.
+    rules = RuleSet("p", "1", "sha256:00", (EXACT, FUZZY), max_lookback_days=1095)
+    assert rules.lookback_cutoff(RUN) == date(2023, 3, 2)
+    ended_2024 = {"contract_end": date(2024, 6, 30)}
+    ended_2022 = {"contract_end": date(2022, 6, 30)}
+    hits = find_hits(
+        {
+            "lin": _frame(
+                _record("l7", 7, date(2020, 1, 1), **ended_2024),
+                _record("l8", 8, date(2018, 1, 1), **ended_2022),
+            ),
+            "norr": _frame(
+                _record("n7", 7, date(2021, 1, 1), **ended_2024),
+                _record("n8", 8, date(2019, 1, 1), **ended_2022),
+            ),
+        },
+        rules,
+        RUN,
+    )
+    assert _pairs(hits) == {("concurrent", "lin", "l7", "norr", "n7")}
+    # without the limit the old overlap is found too (what the limit takes away)
+    unlimited = find_hits(
+        {
+            "lin": _frame(_record("l8", 8, date(2018, 1, 1), **ended_2022)),
+            "norr": _frame(_record("n8", 8, date(2019, 1, 1), **ended_2022)),
+        },
+        RULES,
+        RUN,
+    )
+    assert _pairs(unlimited) == {("concurrent", "lin", "l8", "norr", "n8")}

@@ -27,7 +27,7 @@ def test_shipped_policy_gives_one_exact_and_one_fuzzy_rule() -> None:
     raw, data = _shipped()
     rules = rules_from_policy(data, policy_digest(raw))
     assert rules.policy_id == "concurrent-tenancy"
-    assert rules.policy_version == "1.2.0"
+    assert rules.policy_version == "1.3.0"
     exact, fuzzy = rules.rules
     assert isinstance(exact, ExactRule) and isinstance(fuzzy, FuzzyRule)
     assert exact.contract_types == {"residential", "student"}
