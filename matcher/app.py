@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 
+from matcher.actions.worker import Worker
+from matcher.api.background import Background
 from matcher.api.deps import AppState, record_denied
 from matcher.api.docs import install_docs
 from matcher.api.headers import SecurityHeaders
@@ -41,7 +43,10 @@ from matcher.store.blobs import BlobStore
 from matcher.store.database import create_database_engine
 from matcher.web import install_web
 
-__all__ = ["create_app"]
+__all__ = ["SERVE_SETTINGS_ENV", "app_from_environment", "create_app"]
+
+# `matcher serve --workers N` hands each spawned process the resolved settings in this variable.
+SERVE_SETTINGS_ENV = "_CROSSCHECK_SERVE_SETTINGS"
 
 _DENIED_STATUSES = (401, 403, 404, 429)
 _log = logging.getLogger("matcher.api")
@@ -92,18 +97,26 @@ def create_app(settings: Settings) -> FastAPI:
     blobs = BlobStore(settings.blob_dir)
     blobs.ensure()
     engine = create_database_engine(settings.database_url)
+    background = Background(Worker(engine, settings), settings) if settings.run_worker else None
     state = AppState(
         settings,
         engine,
         blobs,
         reveal_key_fingerprint(public_pem),
         source_secret=ensure_session_secret(settings.session_secret_path),
+        nudge_worker=(lambda: None) if background is None else background.nudge,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
+        if background is not None:
+            await background.start()
+        try:
+            yield
+        finally:
+            if background is not None:
+                await background.stop()
+            engine.dispose()
 
     app = _App(
         title="Crosscheck matcher",
@@ -154,3 +167,20 @@ def create_app(settings: Settings) -> FastAPI:
     install_docs(app)
     install_web(app, settings)  # after the API's routers and error handlers: it wraps them
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``matcher serve --workers N`` process (uvicorn's factory): the settings
+    and log format the command resolved, from :data:`SERVE_SETTINGS_ENV`."""
+    import json
+    import logging.config
+    import os
+
+    from matcher.api.accesslog import log_config
+
+    raw = os.environ.get(SERVE_SETTINGS_ENV)
+    if raw is None:
+        raise ConfigError(f"{SERVE_SETTINGS_ENV} is not set; start the service with matcher serve")
+    passed = json.loads(raw)
+    logging.config.dictConfig(log_config(passed["log_format"], passed["log_level"]))
+    return create_app(Settings.model_validate(passed["settings"]))

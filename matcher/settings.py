@@ -98,6 +98,15 @@ class Settings(BaseModel):
     # `matcher serve` applies the policies' retention this often; 0 turns the timer off
     # (then run `matcher purge` from cron).
     purge_interval_seconds: float = Field(default=3600, ge=0)
+    # `matcher serve` works queued runs itself (one at a time, in the process that holds the
+    # "runs" lease); False leaves them to `matcher worker`.
+    run_worker: bool = True
+    # How often an idle worker looks for queued runs and a due purge.
+    worker_poll_seconds: float = Field(default=5, gt=0)
+    # A worker renews its "runs" lease every third of this; a worker that stops renewing it
+    # (killed, frozen) is taken over this long after its last renewal, and its run is marked
+    # failed as interrupted.
+    run_lease_seconds: float = Field(default=60, gt=0)
     # Failed authentications (bad bearer tokens, failed web sign-ins), counted per source
     # address and per token prefix: from half the limit on each failure is answered
     # auth_failure_delay_seconds later; the limit within the window locks the key out.

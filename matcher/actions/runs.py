@@ -1,11 +1,12 @@
-"""The run executor: one matching run over the active extract of every company.
+"""Matching runs: queue one, work a claimed one, read them.
 
-``start_run`` reads the active policy from the store (``matcher policies activate``), asks the
-pure :func:`matcher.core.decisions.evaluate_run` whether it may run today, scans the stored blobs
-lazily (never the ``sealed_*`` columns), calls the engine and merges its hits into the store,
-recording counts per rule and band. The start (allowed or refused) and the end of every run are
-audit entries, written in the transactions that record the run. The engine function is a
-parameter, so tests and benchmarks can pass their own; the default is
+``queue_run`` (the API, the runs page and ``matcher run``) checks that the active policy may run
+on the run date (:func:`matcher.core.decisions.evaluate_run`; a refusal is an audited
+``run.start`` denied) and queues the run (``run.queue``). A worker
+(:mod:`matcher.actions.worker`) claims it and calls ``match_and_store``: it scans the stored
+blobs lazily (never the ``sealed_*`` columns), calls the engine and merges the hits into the
+store with the counts per rule and band, in one transaction with the ``run.finish`` entry. The
+engine function is a parameter, so tests and benchmarks can pass their own; the default is
 :func:`matcher.core.matching.find.find_hits`.
 """
 
@@ -32,26 +33,45 @@ from matcher.core.decisions import Denied, evaluate_run
 from matcher.core.matching.rules import RuleError, RuleSet, policy_digest, rules_from_policy
 from matcher.core.policy import Policy
 from matcher.core.vocabulary import AuditAction
-from matcher.errors import NoActivePolicy, NotFound, RunFailed, UploadRejected
+from matcher.errors import ConflictError, NoActivePolicy, NotFound, RunFailed, UploadRejected
 from matcher.settings import Settings
 from matcher.store import audit
 from matcher.store.blobs import BlobStore
-from matcher.store.database import create_database_engine, utcnow
+from matcher.store.database import utcnow
 from matcher.store.extract_size import ExtractLimits, measure_records
 from matcher.store.extracts import Extract, active_extracts
 from matcher.store.hits import FoundHit, upsert_hits
 from matcher.store.policies import NO_ACTIVE_HINT, active_policy
-from matcher.store.runs import Run, create_run, fail_run, finish_run, get_run, recent_runs
+from matcher.store.runs import (
+    Run,
+    create_run,
+    fail_run,
+    finish_run,
+    get_run,
+    recent_runs,
+    set_inputs,
+    set_progress,
+)
+from matcher.store.runs import queue_run as store_queue_run
+from matcher.store.tables import runs as runs_table
 
 __all__ = [
     "SHIPPED_POLICY",
+    "Claimed",
     "FindHits",
     "RunSummary",
+    "RunTakenOver",
     "active_policy_path",
     "active_run_policy",
     "execute_run",
+    "list_runs",
     "load_rules",
-    "start_run",
+    "match_and_store",
+    "queue_run",
+    "read_run",
+    "record_start",
+    "retry_run",
+    "summary_of",
 ]
 
 SHIPPED_POLICY = Path(policies.__file__).parent / "concurrent-tenancy.toml"
@@ -73,6 +93,11 @@ class RunSummary:
     started_at: datetime
     finished_at: datetime | None
     error: str | None
+    queued_at: datetime | None = None
+    stage: str | None = None
+    progress: float | None = None  # share done, 0..1
+    worker: str | None = None
+    retry_of: str | None = None
 
     @classmethod
     def of(cls, run: Run) -> RunSummary:
@@ -89,6 +114,11 @@ class RunSummary:
             started_at=run.started_at,
             finished_at=run.finished_at,
             error=run.error,
+            queued_at=run.queued_at,
+            stage=run.stage,
+            progress=run.progress,
+            worker=run.worker,
+            retry_of=run.retry_of,
         )
 
 
@@ -159,61 +189,65 @@ def _counts(rules: RuleSet, frame: pl.DataFrame) -> dict[str, dict[str, int]]:
     return counts
 
 
-def execute_run(
+class RunTakenOver(Exception):
+    """The run is no longer this worker's (the next lease holder marked it interrupted)."""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A run a worker has claimed and what it runs it with."""
+
+    run_id: str
+    worker: str
+    rules: RuleSet
+    run_date: date
+    who: Actor
+    participants: Sequence[str]
+
+
+def _stage(engine: Engine, claimed: Claimed, stage: str, progress: float) -> None:
+    with engine.begin() as conn:
+        if not set_progress(conn, claimed.run_id, claimed.worker, stage, progress, utcnow()):
+            raise RunTakenOver(claimed.run_id)
+
+
+def match_and_store(
     engine: Engine,
     blobs: BlobStore,
-    rules: RuleSet,
-    run_date: date,
-    started_by: str,
+    claimed: Claimed,
     find: FindHits | None = None,
-    *,
-    actor: Actor | None = None,
-    participants: Sequence[str] = ("*",),
     limits: Callable[[str], ExtractLimits] | None = None,
 ) -> RunSummary:
-    """Run the engine over the active extracts and store the outcome.
+    """Work one claimed run: check the extracts, match, store hits and counts in one commit.
 
     ``limits`` (company id -> its extract limits; ``Settings.extract_limits``) bounds what the
     run loads: an extract that breaks them is left out (``counts["skipped"]`` and a
-    ``run.skip_extract`` entry name it) and the other companies are matched without it.
+    ``run.skip_extract`` entry name it) and the other companies are matched without it. Only the
+    extracts of the policy's ``participants`` are matched (``"*"``: every company).
 
-    ``actor`` is who the audit entries name (default: the system account ``started_by``).
-    Only the extracts of the policy's ``participants`` are matched (``"*"``: every company):
-    a company the policy does not name is never compared under it."""
-    who = actor or audit.system_actor(started_by)
+    The stage and share done are stored as the run goes (``GET /v1/runs/{id}``). The hits and
+    the end of the run are one transaction, conditional on the run still being this worker's:
+    a run taken over (marked interrupted) stores nothing, and a crash stores nothing half."""
+    rules, who, run_id = claimed.rules, claimed.who, claimed.run_id
     ref = PolicyRef(rules.policy_id, rules.policy_digest)
     if find is None:
         from matcher.core.matching.find import find_hits  # imported late: polars plans are heavy
 
         find = find_hits
-    run_id = str(uuid.uuid4())
-    with engine.begin() as conn:
-        # Read in the same transaction that records the run: the run names exactly the
-        # extracts it matched, even if an upload supersedes one a moment later.
-        inputs = [
-            e for e in active_extracts(conn) if "*" in participants or e.company_id in participants
-        ]
-        extract_ids = {e.company_id: e.id for e in inputs}
-        create_run(
-            conn,
-            run_id,
-            run_date,
-            rules.policy_id,
-            rules.policy_version,
-            rules.policy_digest,
-            extract_ids,
-            started_by,
-        )
-        audit.append(
-            conn,
-            actor=who,
-            action=AuditAction.RUN_START,
-            outcome=Outcome("allowed"),
-            now=utcnow(),
-            object_ids={"run": run_id},
-            policy=ref,
-        )
     try:
+        with engine.begin() as conn:
+            # Read in one transaction with the run's record: the run names exactly the extracts
+            # it matched, even if an upload supersedes one a moment later.
+            participants = claimed.participants
+            inputs = [
+                e
+                for e in active_extracts(conn)
+                if "*" in participants or e.company_id in participants
+            ]
+            extract_ids = {e.company_id: e.id for e in inputs}
+            if not set_inputs(conn, run_id, claimed.worker, extract_ids):
+                raise RunTakenOver(run_id)
+        _stage(engine, claimed, "checking extracts", 0.05)
         readable, refused = _within_limits(blobs, inputs, limits or _default_limits)
         if refused:
             with engine.begin() as conn:
@@ -231,8 +265,10 @@ def execute_run(
                         },
                         policy=ref,
                     )
+        _stage(engine, claimed, "matching", 0.2)
         frames = {e.company_id: _scan(blobs.path_for(e.blob_key)) for e in readable}
-        found = find(frames, rules, run_date)
+        found = find(frames, rules, claimed.run_date)
+        _stage(engine, claimed, "storing hits", 0.8)
         hits = [
             FoundHit(
                 rule_id=row["rule_id"],
@@ -253,30 +289,86 @@ def execute_run(
         ]
         with engine.begin() as conn:
             merged = upsert_hits(conn, hits, run_id, rules.policy_id, rules.policy_digest, utcnow())
-            finish_run(
-                conn,
-                run_id,
-                {
-                    "rules": _counts(rules, found),
-                    "hits": len(hits),
-                    "new": merged.new,
-                    "still_present": merged.still_present,
-                    "reopened": merged.reopened,
-                    "resolved_by_data": merged.resolved_by_data,
-                    "skipped": {e.company_id: slug for e, slug in refused},
-                },
-            )
+            counts = {
+                "rules": _counts(rules, found),
+                "hits": len(hits),
+                "new": merged.new,
+                "still_present": merged.still_present,
+                "reopened": merged.reopened,
+                "resolved_by_data": merged.resolved_by_data,
+                "skipped": {e.company_id: slug for e, slug in refused},
+            }
+            if not finish_run(conn, run_id, counts, claimed.worker):
+                raise RunTakenOver(run_id)  # rolls the hits back with it
             _finished(conn, who, run_id, ref, "succeeded")
+    except RunTakenOver:
+        raise
     except Exception as exc:
         # Only the error class: engine messages may quote data we do not want in the table.
         with engine.begin() as conn:
-            fail_run(conn, run_id, f"{type(exc).__name__}: the run failed; see the server log")
-            _finished(conn, who, run_id, ref, "failed")
+            if fail_run(
+                conn,
+                run_id,
+                f"{type(exc).__name__}: the run failed; see the server log",
+                claimed.worker,
+            ):
+                _finished(conn, who, run_id, ref, "failed")
         raise RunFailed(f"run {run_id} failed ({type(exc).__name__})") from exc
+    return summary_of(engine, run_id)
+
+
+def summary_of(engine: Engine, run_id: str) -> RunSummary:
     with engine.connect() as conn:
         run = get_run(conn, run_id)
-    assert run is not None
+    if run is None:
+        raise NotFound(f"no run {run_id}")
     return RunSummary.of(run)
+
+
+def record_start(conn: Connection, who: Actor, run_id: str, ref: PolicyRef) -> None:
+    audit.append(
+        conn,
+        actor=who,
+        action=AuditAction.RUN_START,
+        outcome=Outcome("allowed"),
+        now=utcnow(),
+        object_ids={"run": run_id},
+        policy=ref,
+    )
+
+
+def execute_run(
+    engine: Engine,
+    blobs: BlobStore,
+    rules: RuleSet,
+    run_date: date,
+    started_by: str,
+    find: FindHits | None = None,
+    *,
+    actor: Actor | None = None,
+    participants: Sequence[str] = ("*",),
+    limits: Callable[[str], ExtractLimits] | None = None,
+) -> RunSummary:
+    """Run ``rules`` at once in this process, past the queue (tests and benchmarks)."""
+    who = actor or audit.system_actor(started_by)
+    run_id = str(uuid.uuid4())
+    worker = f"inline:{run_id}"
+    with engine.begin() as conn:
+        create_run(
+            conn,
+            run_id,
+            run_date,
+            rules.policy_id,
+            rules.policy_version,
+            rules.policy_digest,
+            {},
+            started_by,
+            actor=who,
+        )
+        conn.execute(runs_table.update().where(runs_table.c.id == run_id).values(worker=worker))
+        record_start(conn, who, run_id, PolicyRef(rules.policy_id, rules.policy_digest))
+    claimed = Claimed(run_id, worker, rules, run_date, who, participants)
+    return match_and_store(engine, blobs, claimed, find, limits)
 
 
 def _default_limits(_company: str) -> ExtractLimits:
@@ -327,45 +419,72 @@ def active_run_policy(
     raise refused
 
 
-def start_run(
+def _activate_file(
+    engine: Engine, settings: Settings, policy_path: Path | None, who: Actor
+) -> None:
+    if policy_path is not None or settings.policy_path is not None:
+        raw = active_policy_path(settings, policy_path).read_bytes()
+        with engine.begin() as conn:
+            activate_in(conn, raw, who, utcnow())
+
+
+def queue_run(
+    engine: Engine,
     settings: Settings,
     policy_path: Path | None,
     run_date: date,
     started_by: str,
     *,
-    engine: Engine | None = None,
-    find: FindHits | None = None,
     actor: Actor | None = None,
+    retry_of: str | None = None,
 ) -> RunSummary:
-    """``matcher run`` and ``POST /v1/runs``: run the active policy and store the hits.
+    """``POST /v1/runs``, the runs page and ``matcher run``: queue a run of the active policy.
 
     ``policy_path`` (``matcher run --policy FILE``) means "activate FILE, then run": the file is
     checked and activated like ``matcher policies activate`` (a no-op when it is active
-    already). A run refuses to start without an active policy that is valid on ``run_date``.
-    """
+    already). A run is refused at once (409, an audited ``run.start`` denied) without an active
+    policy that is valid on ``run_date``; otherwise it is queued (``run.queue``) and a worker
+    (:mod:`matcher.actions.worker`) runs it."""
     who = actor or audit.system_actor(started_by)
-    own_engine = engine is None
-    database = create_database_engine(settings.database_url) if engine is None else engine
-    try:
-        if policy_path is not None or settings.policy_path is not None:
-            raw = active_policy_path(settings, policy_path).read_bytes()
-            with database.begin() as conn:
-                activate_in(conn, raw, who, utcnow())
-        policy = active_run_policy(database, run_date, who)
-        return execute_run(
-            database,
-            BlobStore(settings.blob_dir),
-            policy.rules,
+    _activate_file(engine, settings, policy_path, who)
+    policy = active_run_policy(engine, run_date, who)
+    rules = policy.rules
+    run_id = str(uuid.uuid4())
+    with engine.begin() as conn:
+        store_queue_run(
+            conn,
+            run_id,
             run_date,
+            (rules.policy_id, rules.policy_version, rules.policy_digest),
             started_by,
-            find,
-            actor=who,
-            participants=policy.participants,
-            limits=settings.extract_limits,
+            who,
+            retry_of,
         )
-    finally:
-        if own_engine:
-            database.dispose()
+        objects = {"run": run_id} if retry_of is None else {"run": run_id, "retry_of": retry_of}
+        audit.append(
+            conn,
+            actor=who,
+            action=AuditAction.RUN_QUEUE,
+            outcome=Outcome("allowed"),
+            now=utcnow(),
+            object_ids=objects,
+            policy=PolicyRef(rules.policy_id, rules.policy_digest),
+        )
+    return summary_of(engine, run_id)
+
+
+def retry_run(
+    engine: Engine, settings: Settings, run_id: str, started_by: str, *, actor: Actor | None = None
+) -> RunSummary:
+    """Queue a failed run again (same run date, the policy active now); ConflictError unless
+    the run failed, NotFound for an unknown id."""
+    with engine.connect() as conn:
+        run = get_run(conn, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id}")
+    if run.status != "failed":
+        raise ConflictError(f"run {run_id} is {run.status}; only a failed run can be retried")
+    return queue_run(engine, settings, None, run.run_date, started_by, actor=actor, retry_of=run_id)
 
 
 def read_run(conn: Connection, who: Principal, run_id: str, now: datetime) -> RunSummary:

@@ -1,8 +1,9 @@
 """What ``matcher serve`` does before it answers: recover from a crash, check the files.
 
 - Runs left ``running`` by a crash (kill -9, power loss) are marked failed, each with a
-  ``run.finish`` entry (outcome denied, reason ``interrupted``): they never finish by themselves.
-  Do not start ``serve`` while a ``matcher run`` is in progress: its run would be marked failed.
+  ``run.finish`` entry (outcome denied, reason ``interrupted``): they never finish by themselves
+  and can be retried. Only when no live worker holds the ``runs`` lease
+  (:mod:`matcher.actions.worker`): a run another process is working is left alone.
 - Partial uploads (``blobs/tmp/*.part``) of requests that died with the server are removed.
 - The data directory is made 0700 and the SQLite database file 0600.
 - A key file (reveal private key, audit log key, web session secret) that its group or
@@ -13,21 +14,19 @@ from __future__ import annotations
 
 import logging
 import stat
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from matcher.actions.throttle import flush_tallies
-from matcher.core.audit import Outcome
-from matcher.core.vocabulary import AuditAction
+from matcher.actions.worker import RUNS_LEASE, recover_orphans
 from matcher.errors import ConfigError
 from matcher.settings import Settings
-from matcher.store import audit
-from matcher.store.runs import fail_run
-from matcher.store.tables import runs
+from matcher.store import leases
 
 __all__ = ["Recovered", "check_key_modes", "prepare"]
 
@@ -84,22 +83,10 @@ def prepare(settings: Settings, engine: Engine, now: datetime) -> Recovered:
     removed = _remove_parts(settings.blob_dir / "tmp")
     with engine.begin() as conn:
         flush_tallies(conn, now, complete_only=False)  # refusals tallied before the stop
-        stuck = [
-            str(r)
-            for r in conn.execute(select(runs.c.id).where(runs.c.status == "running")).scalars()
-        ]
-        for run_id in stuck:
-            fail_run(conn, run_id, "interrupted: the matcher stopped during the run")
-            audit.append(
-                conn,
-                actor=audit.system_actor("startup"),
-                action=AuditAction.RUN_FINISH,
-                outcome=Outcome("denied", "interrupted"),
-                now=now,
-                object_ids={"run": run_id},
-            )
-    for run_id in stuck:
-        _log.warning("run %s was interrupted by a stop of the matcher; marked failed", run_id)
+    holder = f"startup:{uuid.uuid4().hex}"
+    stuck = recover_orphans(engine, holder, now, settings.run_lease_seconds) or []
+    with engine.begin() as conn:
+        leases.release(conn, RUNS_LEASE, holder)  # the worker takes it on its first round
     if removed:
         _log.warning("removed %d partial upload(s) left by a stop of the matcher", removed)
     return Recovered(tuple(stuck), removed)

@@ -62,6 +62,8 @@ class AppState:
     reveal_key_fingerprint: str
     # Keys the throttle's and the log's hashes of client addresses and token prefixes.
     source_secret: bytes = b""
+    # Wakes this process's background worker when a door queued a run (set by create_app).
+    nudge_worker: Callable[[], None] = lambda: None
 
 
 def source_of(state: AppState, request: Request) -> str:

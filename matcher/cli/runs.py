@@ -1,13 +1,17 @@
-"""`matcher run`: one matching run over the latest extract of every company, from the console.
+"""`matcher run` and `matcher worker`: matching runs from the console.
 
-The same run as ``POST /v1/runs``; the result is printed as the run id, the policy it used
-(id, version, digest) and the number of hits per rule and strength band.
+``matcher run`` queues the same run as ``POST /v1/runs`` and waits for its end: it works the
+queue itself unless a running ``serve`` or ``matcher worker`` holds the runs lease, then that
+process works it. The result is printed as the run id, the policy it used (id, version, digest)
+and the number of hits per rule and strength band. ``matcher worker`` works queued runs and the
+retention purge without serving HTTP (``run_worker = false`` in matcher.toml leaves them to it).
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,13 +19,15 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from matcher.actions.runs import SHIPPED_POLICY, RunSummary, start_run
+from matcher.actions.runs import SHIPPED_POLICY, RunSummary
+from matcher.actions.worker import Worker, start_run
 from matcher.cli._common import (
     Context,
     HelpFormatter,
     add_output_options,
     data_dir_argument,
     iso_date,
+    open_engine,
     open_settings,
 )
 from matcher.errors import NoActivePolicy
@@ -73,6 +79,56 @@ def register(commands: Any, data_dir: Path) -> None:
     )
     add_output_options(run, json_option=True)
     run.set_defaults(handler=_run)
+
+    worker = commands.add_parser(
+        "worker",
+        help="work queued runs and the retention purge (without serving HTTP)",
+        description=(
+            "Work the queued matching runs one at a time and apply the policies' retention "
+            "every purge_interval_seconds, until interrupted (Ctrl-C). Any number of workers "
+            "and `matcher serve` processes may run at once: a database lease lets exactly one "
+            "work the runs and one purge per interval. A run left running by a worker that was "
+            "killed is marked failed (interrupted) once its lease has expired "
+            "(run_lease_seconds); retry it with POST /v1/runs/ID/retry or on the runs page."
+        ),
+        epilog=_WORKER_EXAMPLES,
+        formatter_class=HelpFormatter,
+    )
+    data_dir_argument(worker, data_dir)
+    worker.add_argument(
+        "--once",
+        action="store_true",
+        help="work what is queued now (and a due purge), then stop: for cron or a systemd timer",
+    )
+    add_output_options(worker, json_option=False)
+    worker.set_defaults(handler=_worker)
+
+
+_WORKER_EXAMPLES = """\
+examples:
+  matcher worker --data-dir /srv/crosscheck
+  matcher worker --once
+"""
+
+
+def _worker(args: argparse.Namespace, ctx: Context) -> int:
+    settings = open_settings(args.data_dir)
+    with open_engine(settings) as engine:
+        worker = Worker(engine, settings)
+        try:
+            while True:
+                if not worker.take_runs():
+                    ctx.say("Another process holds the runs lease; waiting for its queue.")
+                for summary in worker.run_all():
+                    ctx.say(f"run {summary.id}: {summary.status}")
+                purged = worker.purge_if_due()
+                if purged is not None:
+                    ctx.say("Applied the retention purge.")
+                if args.once:
+                    return 0
+                time.sleep(settings.worker_poll_seconds)
+        finally:
+            worker.stop()
 
 
 def _operator() -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
+import os
 import socket
 from pathlib import Path
 from typing import Any, get_args
@@ -156,6 +158,17 @@ def register(commands: Any, data_dir: Path) -> None:
             "JSON otherwise"
         ),
     )
+    serve.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=1,
+        metavar="N",
+        help=(
+            "serve from N processes sharing the port (default: 1). Each runs a background "
+            "worker; database leases make exactly one of them work the queued runs and one "
+            "purge per interval"
+        ),
+    )
     add_output_options(serve, json_option=False)
     serve.set_defaults(handler=_serve)
 
@@ -245,7 +258,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
 
     from matcher.actions import startup
     from matcher.api.accesslog import log_config, resolve_format
-    from matcher.app import create_app
+    from matcher.app import SERVE_SETTINGS_ENV, create_app
     from matcher.store.database import utcnow
 
     settings = open_settings(args.data_dir)
@@ -274,8 +287,21 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
                 "run.interrupted",
                 run=run_id,
             )
+        # Several processes: each builds the app itself (uvicorn spawns them) from the settings
+        # this command resolved, passed on in the environment, which only the service account
+        # can read (/proc/PID/environ is 0400), as it can read matcher.toml. Keys stay in files.
+        if args.workers > 1:
+            os.environ[SERVE_SETTINGS_ENV] = json.dumps(
+                {
+                    "settings": settings.model_dump(mode="json"),
+                    "log_format": log_format,
+                    "log_level": args.log_level,
+                }
+            )
         config = uvicorn.Config(
-            create_app(settings),
+            create_app(settings) if args.workers == 1 else "matcher.app:app_from_environment",
+            factory=args.workers > 1,
+            workers=args.workers,
             log_level=args.log_level,
             log_config=None,  # configured above, before the first line
             # The request log (matcher.api.requestlog) replaces uvicorn's access lines.
@@ -293,10 +319,25 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
             "serving",
             address=f"http://{args.host}:{args.port}",
         )
-        uvicorn.Server(config).run(sockets=[listener])
+        if args.workers == 1:
+            uvicorn.Server(config).run(sockets=[listener])
+        else:
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(config, sockets=[listener]).run()
     finally:
         listener.close()
     return 0
+
+
+def _worker_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 64, got {value!r}")
+    return count
 
 
 def with_trusted_proxies(settings: Settings, value: str) -> Settings:

@@ -40,7 +40,7 @@ ROLES: tuple[str, ...] = tuple(role.value for role in Role)
 # Roles bound to one company; the others (admin, auditor) belong to the matcher's operator.
 COMPANY_ROLES: tuple[str, ...] = ("data_officer", "investigator", "approver")
 EXTRACT_STATUSES = ("active", "superseded")
-RUN_STATUSES = ("running", "succeeded", "failed")
+RUN_STATUSES = ("queued", "running", "succeeded", "failed")
 HIT_STATUSES = ("open", "resolved_by_data")
 BANDS = ("strong", "review")
 REVEAL_REQUEST_STATUSES = ("pending", "approved", "denied", "expired")
@@ -68,6 +68,7 @@ class AuditAction(StrEnum):
     UPLOAD_REJECT = "upload.reject"
     EXTRACT_LIST = "extract.list"
     EXTRACT_READ = "extract.read"
+    RUN_QUEUE = "run.queue"
     RUN_START = "run.start"
     RUN_FINISH = "run.finish"
     RUN_SKIP_EXTRACT = "run.skip_extract"

@@ -62,6 +62,7 @@ __all__ = [
     "disclosure_reads",
     "extracts",
     "hits",
+    "leases",
     "metadata",
     "outcomes",
     "policies",
@@ -156,6 +157,25 @@ runs = Table(
     Column("counts", JSON, nullable=False),
     Column("started_by", String(100), nullable=False),
     Column("error", Text, nullable=True),
+    # Background runs: queued by a door, worked by one process (the holder of the "runs" lease).
+    Column("queued_at", DateTime(timezone=True), nullable=True),
+    Column("stage", String(40), nullable=True),
+    Column("progress", Float, nullable=True),  # share done, 0..1
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
+    Column("worker", String(100), nullable=True),
+    Column("retry_of", String(36), nullable=True),
+    Column("actor", JSON, nullable=True),  # who queued it: the audit entries name them
+    Index("ix_runs_status", "status"),
+)
+
+# One row per periodic job (``runs``, ``purge``): the process whose lease has not expired runs
+# it, so several ``serve`` workers run each job exactly once.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
 hits = Table(

@@ -18,11 +18,10 @@ from starlette.responses import RedirectResponse, Response
 from matcher.actions import admin as actions
 from matcher.actions import runs
 from matcher.actions.principal import Principal
-from matcher.actions.runs import start_run
 from matcher.api.deps import AppState, Conn, app_state
 from matcher.core import limits
 from matcher.core.vocabulary import COMPANY_ROLES, ROLES, Role
-from matcher.errors import ConflictError, InvalidInput, NoActivePolicy, RunFailed
+from matcher.errors import ConflictError, InvalidInput, NoActivePolicy
 from matcher.store.companies import list_companies
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
@@ -180,12 +179,23 @@ def _runs_page(
     request: Request, conn: Connection, admin: Principal, error: str | None, value: str
 ) -> Response:
     shown = runs.list_runs(conn, admin, datetime.now(UTC), _RUNS_SHOWN)
+    notice = {"queued": "queued", "retried": "retried"}.get(request.query_params.get("done", ""))
     return render(
         request,
         "admin_runs.html",
-        {"runs": shown, "error": error, "run_date": value},
-        status_code=422 if error == "run_date_form" else 200,
+        {
+            "runs": shown,
+            "error": error,
+            "run_date": value,
+            "notice": notice,
+            # The page reloads itself (no script) while a run is waiting or working.
+            "refresh": any(run.status in ("queued", "running") for run in shown),
+        },
+        status_code=_RUN_ERROR_STATUS.get(error or "", 200),
     )
+
+
+_RUN_ERROR_STATUS = {"run_date_form": 422, "no_policy": 409, "not_retryable": 409}
 
 
 @router.get("/runs")
@@ -194,12 +204,13 @@ def runs_page(request: Request, admin: Admin, conn: Conn) -> Response:
 
 
 @router.post("/runs")
-async def start_run_form(
+async def queue_run_form(
     request: Request,
     admin: Admin,
     state: State,
     run_date: Annotated[str, Form()] = "",
 ) -> Response:
+    """Queue a run (like ``POST /v1/runs``); the page shows it waiting, working, then done."""
     error: str | None = None
     try:
         day = date.fromisoformat(run_date) if run_date else datetime.now(UTC).date()
@@ -207,21 +218,34 @@ async def start_run_form(
         error = "run_date_form"
     if error is None:
         try:
-            # Synchronous, like POST /v1/runs: the page shows the finished run.
             await run_in_threadpool(
-                start_run,
+                runs.queue_run,
+                state.engine,
                 state.settings,
                 None,
                 day,
                 admin.name,
-                engine=state.engine,
                 actor=admin.actor,
             )
         except NoActivePolicy:
             error = "no_policy"
-        except RunFailed:
-            error = "run_failed"
         else:
-            return RedirectResponse("/web/admin/runs?started=1", status_code=303)
+            state.nudge_worker()
+            return RedirectResponse("/web/admin/runs?done=queued", status_code=303)
     with state.engine.begin() as conn:
         return _runs_page(request, conn, admin, error, run_date)
+
+
+@router.post("/runs/{run_id}/retry")
+async def retry_run_form(request: Request, run_id: str, admin: Admin, state: State) -> Response:
+    """Queue a failed run again (like ``POST /v1/runs/{id}/retry``)."""
+    try:
+        await run_in_threadpool(
+            runs.retry_run, state.engine, state.settings, run_id, admin.name, actor=admin.actor
+        )
+    except (ConflictError, NoActivePolicy) as exc:
+        error = "no_policy" if isinstance(exc, NoActivePolicy) else "not_retryable"
+        with state.engine.begin() as conn:
+            return _runs_page(request, conn, admin, error, datetime.now(UTC).date().isoformat())
+    state.nudge_worker()
+    return RedirectResponse("/web/admin/runs?done=retried", status_code=303)

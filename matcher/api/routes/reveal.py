@@ -13,26 +13,22 @@ these routes and the web pages alike) and writes every decision to the audit log
 request's own transaction. A refusal by the policy is *returned* as a 403
 problem response, not raised, so the transaction commits: its audit entry must survive even
 though the action did not happen. Pending requests past their deadline are expired (and the
-expiry logged) whenever they are read. The router's lifespan runs retention
-(:func:`matcher.actions.purge.run_purge`) periodically while the service runs.
+expiry logged) whenever they are read. Retention (:func:`matcher.actions.purge.run_purge`)
+runs periodically in the background worker (:mod:`matcher.actions.worker`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection
 
 from matcher.actions import reveal as flow
 from matcher.actions import subject
-from matcher.actions.purge import run_purge
 from matcher.api.deps import AppState, Conn, Principal, app_state, require
 from matcher.api.problems import problem_response
 from matcher.api.routes.hits import HitId
@@ -41,7 +37,6 @@ from matcher.core.audit import Actor
 from matcher.core.vocabulary import Role
 from matcher.errors import InvalidInput
 from matcher.store import reveal as store
-from matcher.store.audit import system_actor
 from matcher.store.database import utc, utcnow
 from matcher.store.tables import OUTCOME_REASONS, REVEAL_REQUEST_STATUSES
 
@@ -55,34 +50,7 @@ def clock() -> datetime:
     return utcnow()
 
 
-@contextlib.asynccontextmanager
-async def _periodic_purge(app: FastAPI) -> AsyncIterator[None]:
-    """Apply retention every ``purge_interval_seconds`` (settings; default an hour)."""
-    state = app.state.matcher
-    assert isinstance(state, AppState)
-    interval = state.settings.purge_interval_seconds
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await asyncio.to_thread(
-                    run_purge, state.engine, state.blobs, utcnow(), system_actor()
-                )
-            except Exception:  # keep serving; the next round tries again
-                _log.exception("periodic purge failed")
-
-    task = asyncio.create_task(loop()) if interval > 0 else None
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-router = APIRouter(prefix="/v1", tags=["reveal"], lifespan=_periodic_purge)
+router = APIRouter(prefix="/v1", tags=["reveal"])
 
 Worker = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.APPROVER))]
 Investigator = Annotated[Principal, Depends(require(Role.INVESTIGATOR))]
