@@ -4,11 +4,13 @@
 runs one on its own. Two leases in the database decide which process does what, so any number
 of processes may run a worker:
 
-- ``runs``: only its holder claims queued runs. The holder renews it every third of
-  ``run_lease_seconds`` from a heartbeat thread while a run is matching. A process that takes the
-  lease fresh (missing, or expired because its holder was killed or froze) first marks every run
-  still ``running`` failed, reason ``interrupted``, with a ``run.finish`` entry: nothing else can
-  be working them. Such a run can be retried (``POST /v1/runs/{id}/retry``).
+- ``runs``: only its holder claims queued runs. The holder renews it, and the run's heartbeat,
+  every third of ``run_lease_seconds`` from a thread while a run is matching. A process that
+  takes the lease fresh (missing, or expired because its holder was killed or froze; a holder on
+  this machine whose process is gone is not waited for) first marks failed, reason
+  ``interrupted``, with a ``run.finish`` entry, every run still ``running`` whose worker is such
+  a gone process or whose heartbeat is older than a lease period. Such a run can be retried
+  (``POST /v1/runs/{id}/retry``).
 - ``purge``: taken for ``purge_interval_seconds`` and never renewed early, so the retention
   purge runs once per interval whatever the number of processes; the first purge runs one
   interval after the service first started.
@@ -23,7 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine
@@ -48,7 +50,7 @@ from matcher.store import audit, leases
 from matcher.store.blobs import BlobStore
 from matcher.store.database import create_database_engine, utcnow
 from matcher.store.policies import active_policy
-from matcher.store.runs import Run, claim_next, fail_run, running_runs
+from matcher.store.runs import Run, beat, claim_next, fail_run, running_runs
 
 __all__ = ["PURGE_LEASE", "RUNS_LEASE", "Worker", "recover_orphans", "start_run"]
 
@@ -62,8 +64,17 @@ def _default_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _fail_orphans(conn: Connection, now: datetime) -> list[str]:
-    stuck = running_runs(conn)
+def _fail_orphans(conn: Connection, now: datetime, seconds: float) -> list[str]:
+    """Fail the running runs nobody works any more: their worker is a process of this machine
+    that is gone, or their heartbeat is older than a lease period."""
+    stale = now - timedelta(seconds=seconds)
+    stuck = [
+        run.id
+        for run in running_runs(conn)
+        if (run.worker is not None and _dead_here(run.worker))
+        or run.heartbeat_at is None
+        or run.heartbeat_at < stale
+    ]
     for run_id in stuck:
         if fail_run(conn, run_id, "interrupted: the worker stopped during the run"):
             audit.append(
@@ -107,7 +118,7 @@ def recover_orphans(engine: Engine, holder: str, now: datetime, seconds: float) 
         taken = leases.take(conn, RUNS_LEASE, holder, now, seconds)
         if taken is None:
             return None
-        return _fail_orphans(conn, now) if taken.fresh else []
+        return _fail_orphans(conn, now, seconds) if taken.fresh else []
 
 
 class _Heartbeat:
@@ -130,7 +141,7 @@ class _Heartbeat:
         interval = self._worker.settings.run_lease_seconds / 3
         while not self._done.wait(interval):
             try:
-                self._worker.renew()
+                self._worker.renew(self._run_id)
             except Exception:  # the next beat tries again; the lease has slack for two misses
                 _log.exception("could not renew the runs lease")
 
@@ -159,9 +170,12 @@ class Worker:
             is not None
         )
 
-    def renew(self) -> None:
+    def renew(self, run_id: str) -> None:
+        """Keep the ``runs`` lease and show that ``run_id`` is being worked."""
+        now = self.clock()
         with self.engine.begin() as conn:
-            leases.take(conn, RUNS_LEASE, self.name, self.clock(), self.settings.run_lease_seconds)
+            leases.take(conn, RUNS_LEASE, self.name, now, self.settings.run_lease_seconds)
+            beat(conn, run_id, self.name, now)
 
     def _claim(self) -> tuple[Run, Claimed | None] | None:
         """The next queued run, claimed, with what to run it with (None for the rules when its

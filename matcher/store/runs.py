@@ -20,6 +20,7 @@ from matcher.store.tables import runs
 
 __all__ = [
     "Run",
+    "beat",
     "claim_next",
     "create_run",
     "fail_run",
@@ -117,6 +118,7 @@ def create_run(
             else {"id": actor.id, "role": actor.role, "company": actor.company},
             retry_of=retry_of,
             stage="queued" if status == "queued" else None,
+            heartbeat_at=None if status == "queued" else now,
             progress=0.0,
         )
     )
@@ -233,10 +235,13 @@ def fail_run(conn: Connection, run_id: str, error: str, worker: str | None = Non
     return done.rowcount == 1
 
 
-def running_runs(conn: Connection) -> list[str]:
-    return [
-        str(r) for r in conn.execute(select(runs.c.id).where(runs.c.status == "running")).scalars()
-    ]
+def running_runs(conn: Connection) -> list[Run]:
+    return [_run(row) for row in conn.execute(select(runs).where(runs.c.status == "running"))]
+
+
+def beat(conn: Connection, run_id: str, worker: str, now: datetime) -> None:
+    """The worker of ``run_id`` is alive (its heartbeat thread calls this)."""
+    conn.execute(runs.update().where(_mine(run_id, worker)).values(heartbeat_at=now))
 
 
 def get_run(conn: Connection, run_id: str) -> Run | None:

@@ -16,6 +16,7 @@ from matcher.actions.runs import SHIPPED_POLICY
 from matcher.app import create_app
 from matcher.settings import init_data_dir
 from tests.e2e.story import AS_OF, bearer, planted, prepare_companies, record_pairs
+from tests.matcher.factories import run_to_end
 
 HIDDEN_KEYS = {"score", "counterpart_ref", "ref_a", "ref_b", "company_a", "company_b"}
 
@@ -55,8 +56,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     # A run needs an active policy: the operator activates the shipped one first.
     response = client.post("/v1/policies", content=SHIPPED_POLICY.read_bytes(), headers=admin)
     assert response.status_code == 201, response.text
-    response = client.post("/v1/runs", json={"run_date": AS_OF}, headers=admin)
-    assert response.status_code == 201, response.text
+    assert run_to_end(client, admin_token, AS_OF)["status"] == "succeeded"
     hits = {
         c.company_id: list(all_hits(client, tokens[c.company_id]["investigator"]))
         for c in companies

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import io
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -25,6 +26,8 @@ from contract import (
     signing_payload,
 )
 from matcher.actions.intake import expected_columns
+from matcher.actions.runs import summary_of
+from matcher.actions.worker import Worker
 from matcher.settings import Settings
 
 
@@ -241,3 +244,47 @@ def package_of(
         wrapped_data_key=wrapped_data_key or base64.b64encode(rng.randbytes(80)).decode(),
     )
     return Package(kit.sign(unsigned), records, pl.DataFrame())
+
+
+def run_to_end(client: Any, token: str, run_date: str | None = None) -> dict[str, Any]:
+    """``POST /v1/runs`` (202, queued), then the run as ``GET /v1/runs/{id}`` shows it once it
+    ended (without writing ``run.read`` entries while waiting)."""
+    body = {} if run_date is None else {"run_date": run_date}
+    response = client.post("/v1/runs", json=body, headers=auth(token))
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "queued"
+    run_id = response.json()["id"]
+    if not hasattr(client, "app"):  # a served matcher (httpx): its own worker works the run
+        return _poll_served(client, token, run_id)
+    return wait_for_run(client, run_id)
+
+
+def _poll_served(client: Any, token: str, run_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        shown: dict[str, Any] = client.get(f"/v1/runs/{run_id}", headers=auth(token)).json()
+        if shown["status"] in ("succeeded", "failed"):
+            return shown
+        assert time.monotonic() < deadline, f"run {run_id} is still {shown['status']}"
+        time.sleep(0.1)
+
+
+def wait_for_run(client: Any, run_id: str, timeout: float = 120) -> dict[str, Any]:
+    """Wait for ``run_id`` to end: the app's background worker works it when the client runs
+    the app's lifespan, else this helper's own worker does (the lease decides)."""
+    from pydantic import TypeAdapter
+
+    from matcher.actions.runs import RunSummary
+
+    state = client.app.state.matcher
+    worker = Worker(state.engine, state.settings, name=f"test-helper-{uuid.uuid4().hex[:6]}")
+    deadline = time.monotonic() + timeout
+    try:
+        while (summary := summary_of(state.engine, run_id)).status not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline, f"run {run_id} is still {summary.status}"
+            worker.run_all()
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    dumped: dict[str, Any] = TypeAdapter(RunSummary).dump_python(summary, mode="json")
+    return dumped

@@ -34,6 +34,7 @@ from tests.matcher.factories import (
     auth,
     parquet_bytes,
     records_frame,
+    run_to_end,
 )
 
 # The app's clock starts at the real time: uploads and runs stamp rows with the real clock,
@@ -233,10 +234,7 @@ def build_reveal_world(
         )
         assert response.status_code == 201, response.text
         packages[cid] = package
-    run = client.post(
-        "/v1/runs", json={"run_date": RUN_DATE.isoformat()}, headers=auth(w.admin_token)
-    )
-    assert run.status_code == 201, run.text
+    assert run_to_end(client, w.admin_token, RUN_DATE.isoformat())["status"] == "succeeded"
     hits = client.get("/v1/hits", headers=auth(w.companies["a"].tokens["investigator"])).json()
     [hit] = hits["items"]
     return RevealWorld(client, w, engine, ticking, hit["id"], packages, extra)

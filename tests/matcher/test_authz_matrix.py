@@ -27,9 +27,10 @@ from contract import tlog
 from matcher.actions.runs import SHIPPED_POLICY
 from matcher.store import audit
 from matcher.store.cursors import encode_cursor
+from matcher.store.runs import create_run, fail_run
 from matcher.store.tables import denied_tallies, extracts, runs, users
 from tests.matcher.factories import World, auth, public_pem
-from tests.matcher.reveal_kit import RevealWorld, build_reveal_world
+from tests.matcher.reveal_kit import RUN_DATE, RevealWorld, build_reveal_world
 
 MATRIX = Path(__file__).with_name("authz_matrix.csv")
 
@@ -81,6 +82,7 @@ class Objects:
     rw: RevealWorld
     extract_a: str
     run_id: str
+    failed_run: str  # a run that failed: only such a run can be retried
     request_a: str  # filed by investigator-a, approved by approver-b (disclosure readable)
     request_b: str  # filed by investigator-b, pending: approver-a may decide it
     cosignature: dict[str, Any]  # a valid cosignature by company a's registered witness
@@ -96,7 +98,14 @@ def _build(client: TestClient, w_factory: Callable[..., World], engine: Engine) 
             select(extracts.c.id).where(extracts.c.company_id == "a")
         ).scalar_one()
         run_id = conn.execute(select(runs.c.id)).scalar_one()
-    return Objects(rw, extract_a, run_id, request_a, request_b, _witness(client, rw.world))
+    with engine.begin() as conn:
+        failed = create_run(
+            conn, "run-failed", RUN_DATE, "concurrent-tenancy", "1", "sha256:x", {}, "admin"
+        )
+        fail_run(conn, failed.id, "interrupted: the worker stopped during the run")
+    return Objects(
+        rw, extract_a, run_id, failed.id, request_a, request_b, _witness(client, rw.world)
+    )
 
 
 WITNESS_KEY = Ed25519PrivateKey.from_private_bytes(random.Random("matrix-witness").randbytes(32))
@@ -124,7 +133,7 @@ def _path(row: Row, objects: Objects) -> str:
     return row.path.format(
         name="auditor",
         extract_id=objects.extract_a,
-        run_id=objects.run_id,
+        run_id=objects.failed_run if row.path.endswith("/retry") else objects.run_id,
         hit_id=objects.rw.hit_id,
         policy_id="concurrent-tenancy",
         company_id="a",

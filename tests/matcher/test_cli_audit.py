@@ -16,7 +16,7 @@ from matcher.actions.runs import SHIPPED_POLICY
 from matcher.app import create_app
 from matcher.cli.main import main
 from matcher.settings import load_settings
-from tests.matcher.factories import auth
+from tests.matcher.factories import auth, run_to_end
 
 TOKEN = re.compile(r"\bcc_[A-Za-z0-9_-]{43}\b")
 
@@ -41,7 +41,7 @@ def data_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> tuple[Path, 
     with TestClient(create_app(load_settings(d))) as client:
         assert client.get("/v1/companies", headers=auth(token)).status_code == 200
         assert client.get("/v1/companies").status_code == 401
-        assert client.post("/v1/runs", json={}, headers=auth(token)).status_code == 201
+        assert run_to_end(client, token)["status"] == "succeeded"
     return d, token
 
 

@@ -21,6 +21,7 @@ from demo.story import all_hits
 from matcher.actions.runs import SHIPPED_POLICY
 from matcher.settings import init_data_dir
 from tests.e2e.story import AS_OF, bearer, prepare_companies
+from tests.matcher.factories import run_to_end
 from tests.web.browser import Site
 
 if TYPE_CHECKING:
@@ -69,8 +70,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             headers={**admin, "Content-Type": "application/toml"},
         )
         assert response.status_code in (200, 201), response.text
-        response = client.post("/v1/runs", json={"run_date": AS_OF}, headers=admin)
-        assert response.status_code == 201, response.text
+        assert run_to_end(client, admin_token, AS_OF)["status"] == "succeeded"
         hits = {cid: list(all_hits(client, t["investigator"])) for cid, t in tokens.items()}
         response = client.post(
             "/v1/users", json={"name": "audit-office", "role": "auditor"}, headers=admin

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from matcher.actions.runs import SHIPPED_POLICY
 from matcher.api.problems import PROBLEM_BASE
 from matcher.store import audit
-from tests.matcher.factories import World, auth
+from tests.matcher.factories import World, auth, run_to_end
 
 SHIPPED = SHIPPED_POLICY.read_bytes()
 
@@ -104,9 +104,7 @@ def test_retiring_the_policy_stops_runs(client: TestClient, world: Callable[...,
     w = world()
     admin = auth(w.admin_token)
     client.post("/v1/policies", content=SHIPPED, headers=admin)
-    assert (
-        client.post("/v1/runs", json={"run_date": "2026-03-01"}, headers=admin).status_code == 201
-    )
+    assert run_to_end(client, w.admin_token, "2026-03-01")["status"] == "succeeded"
     retired = client.post("/v1/policies/concurrent-tenancy/retire", headers=admin)
     assert retired.status_code == 200 and retired.json()["status"] == "retired"
     refused = client.post("/v1/runs", json={"run_date": "2026-03-01"}, headers=admin)

@@ -12,13 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from matcher.actions.runs import SHIPPED_POLICY, execute_run, load_rules, start_run
+from matcher.actions.runs import SHIPPED_POLICY, execute_run, load_rules
+from matcher.actions.worker import start_run
 from matcher.api.problems import PROBLEM_BASE
 from matcher.core.policy import PolicyError
 from matcher.errors import NoActivePolicy
 from matcher.store import audit
 from matcher.store.blobs import BlobStore
-from tests.matcher.factories import Tenancy, World, auth
+from tests.matcher.factories import Tenancy, World, auth, run_to_end
 
 HIT_KEYS = {
     "id",
@@ -85,10 +86,9 @@ def test_run_finds_planted_hit_and_shows_it_only_to_the_companies_involved(
     packages = upload_all(client, w, planted_world())
     activate_shipped(client, w.admin_token)
 
-    run = client.post("/v1/runs", json={"run_date": "2026-03-01"}, headers=auth(w.admin_token))
-    assert run.status_code == 201, run.text
-    summary = run.json()
+    summary = run_to_end(client, w.admin_token, "2026-03-01")
     assert summary["status"] == "succeeded"
+    assert summary["stage"] == "done" and summary["progress"] == 1.0
     assert summary["policy_id"] == "concurrent-tenancy"
     assert summary["counts"]["rules"]["concurrent-first-hand"] == {"strong": 1, "review": 0}
     again = client.get(f"/v1/runs/{summary['id']}", headers=auth(w.admin_token))

@@ -162,13 +162,13 @@ def test_success_seen_by_the_client_survives_a_crash_at_once(
     accepted = entries(engine, "upload.accept")
     assert any(e.object_ids.get("extract") == extract_id for e in accepted)
 
-    # A run start.
-    before = len(entries(engine, "run.start"))
+    # A queued run.
+    before = len(entries(engine, "run.queue"))
     status = crashed("POST", "/v1/runs", "admin", json={"run_date": RUN_DATE.isoformat()})
-    assert status == 201
+    assert status == 202
     with engine.connect() as conn:
         assert len(conn.execute(select(runs.c.id)).all()) == 2
-    assert len(entries(engine, "run.start")) == before + 1
+    assert len(entries(engine, "run.queue")) == before + 1
 
 
 def _connection_scopes(dependant: Any) -> Iterator[str | None]:
