@@ -56,7 +56,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     # A run needs an active policy: the operator activates the shipped one first.
     response = client.post("/v1/policies", content=SHIPPED_POLICY.read_bytes(), headers=admin)
     assert response.status_code == 201, response.text
-    assert run_to_end(client, admin_token, AS_OF)["status"] == "succeeded"
+    run = run_to_end(client, admin_token, AS_OF)
+    assert run["status"] == "succeeded"
     hits = {
         c.company_id: list(all_hits(client, tokens[c.company_id]["investigator"]))
         for c in companies
@@ -68,7 +69,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "tokens": tokens,
         "uploads": uploads,
         "hits": hits,
-        "run": response.json(),
+        "run": run,
     }
 
 
