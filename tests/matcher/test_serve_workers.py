@@ -5,8 +5,9 @@ of them work each queued run and one purge per interval. On SQLite and on Postgr
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from collections.abc import Iterator
+from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -97,5 +98,5 @@ def test_three_workers_run_each_queued_run_once_and_purge_once_per_interval(
     time.sleep(max(0.0, 3.5 * PURGE_SECONDS - (time.monotonic() - started)))
     purges = sorted(datetime.fromisoformat(e.time) for e in _entries(engine, "purge"))
     assert len(purges) >= 2
-    gaps = [(b - a).total_seconds() for a, b in zip(purges, purges[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(purges)]
     assert all(gap >= 0.9 * PURGE_SECONDS for gap in gaps), gaps

@@ -97,7 +97,7 @@ def test_a_killed_worker_leaves_its_run_failed_at_the_next_start_and_the_run_ret
     queued = _queue(client, w)
 
     marker = tmp_path / "matching"
-    child = subprocess.Popen(  # noqa: S603 - our interpreter, our script
+    child = subprocess.Popen(
         [sys.executable, "-c", _SLOW_WORKER, str(settings.data_dir), str(marker)]
     )
     try:
@@ -115,7 +115,7 @@ def test_a_killed_worker_leaves_its_run_failed_at_the_next_start_and_the_run_ret
         child.wait()
 
     started = time.monotonic()
-    worker = subprocess.run(  # noqa: S603
+    worker = subprocess.run(
         [
             sys.executable,
             "-m",
