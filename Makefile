@@ -18,7 +18,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m demo --dir $(DEMO_DIR)
 
-test: $(STAMP)
+# The OpenID sign-in tests start a real OpenID Provider (oidc-provider on Node.js), installed
+# from tests/oidc/package-lock.json; without npm those tests skip and say so.
+OIDC_STAMP := tests/oidc/node_modules/.installed
+$(OIDC_STAMP): tests/oidc/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error && touch $(OIDC_STAMP); \
+	else echo "npm not found: the OpenID sign-in tests (tests/web/test_openid.py) will skip"; fi
+
+test: $(STAMP) $(OIDC_STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -24,13 +24,18 @@ def free_port() -> int:
 
 @contextmanager
 def serving(
-    data_dir: Path, log: Path, *, timeout: float = 30.0, extra: Sequence[str] = ()
+    data_dir: Path,
+    log: Path,
+    *,
+    timeout: float = 30.0,
+    extra: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[str]:
     """Start `matcher serve --data-dir DATA_DIR [EXTRA...]` on 127.0.0.1; yields its base URL.
 
     The server's output goes to `log`; it is stopped (terminate, then kill) on exit.
     """
-    port = free_port()
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as sink:
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp
 
+from matcher.actions.openid import Providers
 from matcher.actions.worker import Worker
 from matcher.api.background import Background
 from matcher.api.deps import AppState, record_denied
@@ -105,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
         reveal_key_fingerprint(public_pem),
         source_secret=ensure_session_secret(settings.session_secret_path),
         nudge_worker=(lambda: None) if background is None else background.nudge,
+        openid=Providers(settings.openid_issuers),
     )
 
     @asynccontextmanager

@@ -19,10 +19,11 @@ from pathlib import Path
 from uuid import UUID
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hpke, serialization
+from cryptography.hazmat.primitives import hashes, hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from contract import (
     Manifest,
@@ -53,7 +54,9 @@ __all__ = [
     "normalise_signing_public_key",
     "note_key_id",
     "open_sealed",
+    "open_secret",
     "reveal_key_fingerprint",
+    "seal_secret",
     "session_id_hash",
     "sign_note",
     "source_tag",
@@ -99,6 +102,31 @@ def new_session_id() -> str:
 def session_id_hash(session_id: str) -> str:
     """What the database stores for a session id (plain SHA-256, as for API tokens)."""
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+def _secret_box(secret: bytes, purpose: str) -> AESGCM:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+        secret
+    )
+    return AESGCM(key)
+
+
+def seal_secret(secret: bytes, purpose: str, value: str) -> str:
+    """``value`` (e.g. a provider's refresh token) encrypted for the database: AES-256-GCM
+    under a key derived (HKDF-SHA256) from ``secret`` for ``purpose``; base64url text."""
+    nonce = os.urandom(12)
+    sealed = _secret_box(secret, purpose).encrypt(nonce, value.encode("utf-8"), purpose.encode())
+    return base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+
+def open_secret(secret: bytes, purpose: str, sealed: str) -> str | None:
+    """What :func:`seal_secret` sealed, or None when it does not open (another secret)."""
+    try:
+        blob = base64.urlsafe_b64decode(sealed.encode("ascii"))
+        plain = _secret_box(secret, purpose).decrypt(blob[:12], blob[12:], purpose.encode())
+    except (InvalidTag, ValueError, binascii.Error):
+        return None
+    return plain.decode("utf-8")
 
 
 _TAG_ALPHABET = str.maketrans("0123456789", "ghijklmnop")

@@ -36,6 +36,7 @@ from matcher.store.users import add_user
 __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
     "SETTINGS_FILE",
+    "OpenIdIssuer",
     "Settings",
     "default_log_origin",
     "ensure_session_secret",
@@ -60,6 +61,85 @@ def default_log_origin(hostname: str | None = None) -> str:
     auditors pin. ``matcher init`` writes it into matcher.toml so a renamed host keeps it."""
     host = re.sub(r"[^a-z0-9.-]+", "-", (hostname or socket.gethostname()).lower()).strip("-.")
     return f"crosscheck.{host or 'localhost'}/audit"
+
+
+_SIGN_IN_ROLES = ("data_officer", "investigator", "approver", "auditor", "admin")
+
+
+class OpenIdIssuer(BaseModel):
+    """One OpenID Connect provider the web pages offer for sign-in (``[[openid_issuers]]`` in
+    matcher.toml): where it is, this service's client there, and how its claims map to a
+    company and a role. A person whose claims map to no company or no role is refused.
+
+    The company is ``company`` (an issuer per company) or the value of ``company_claim`` looked
+    up in ``company_map`` (one broker for all). The role is the first value of ``role_claim``
+    (a string or a list, e.g. Entra ID's ``groups`` or ``roles``) found in ``role_map``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Short, in URLs and the audit log: letters, digits, '-'.
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    label: str = Field(min_length=1, max_length=80)  # the sign-in button's text
+    issuer: str = Field(pattern=r"^https?://")
+    # Where the provider's metadata is; by default <issuer>/.well-known/openid-configuration.
+    metadata_url: str = ""
+    client_id: str = Field(min_length=1)
+    # A file holding the client secret (mode 0600), never the secret itself in matcher.toml.
+    client_secret_file: Path
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    company: str | None = None
+    company_claim: str | None = None
+    company_map: dict[str, str] = Field(default_factory=dict)
+    role_claim: str = "groups"
+    role_map: dict[str, str] = Field(default_factory=dict)
+    # The claim shown as the person's name on the pages (and the user's name here).
+    name_claim: str = "preferred_username"
+    # A second factor: the ID token's acr must be one of these, or its amr hold one of these.
+    require_acr: tuple[str, ...] = ()
+    require_amr: tuple[str, ...] = ()
+    # Clock difference allowed between the provider and this service.
+    leeway_seconds: int = Field(default=60, ge=0, le=600)
+    # A signed-in person is checked with the provider this often (a refresh-token grant): a
+    # person removed or disabled there is signed out here at the next page after. 0: never.
+    recheck_seconds: float = Field(default=300, ge=0)
+
+    @model_validator(mode="after")
+    def _mapping(self) -> OpenIdIssuer:
+        if (self.company is None) == (self.company_claim is None):
+            raise ValueError(
+                f"openid issuer {self.name}: give either company (one company's provider) or "
+                "company_claim with company_map (a broker for several)"
+            )
+        if self.company_claim is not None and not self.company_map:
+            raise ValueError(f"openid issuer {self.name}: company_claim needs a company_map")
+        if not self.role_map:
+            raise ValueError(
+                f"openid issuer {self.name}: role_map is empty; map the provider's groups or "
+                'roles to ours, e.g. role_map = { "crosscheck-investigators" = "investigator" }'
+            )
+        for value, role in self.role_map.items():
+            if role not in _SIGN_IN_ROLES:
+                raise ValueError(
+                    f"openid issuer {self.name}: role_map[{value!r}] = {role!r} is not a role; "
+                    f"expected one of {', '.join(_SIGN_IN_ROLES)}"
+                )
+        if "openid" not in self.scopes:
+            raise ValueError(f"openid issuer {self.name}: scopes must include openid")
+        return self
+
+    @property
+    def metadata(self) -> str:
+        return self.metadata_url or self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    def client_secret(self) -> str:
+        try:
+            return self.client_secret_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"openid issuer {self.name}: the client secret file {self.client_secret_file} "
+                "is missing or unreadable"
+            ) from exc
 
 
 class Settings(BaseModel):
@@ -129,6 +209,15 @@ class Settings(BaseModel):
     # Clients in these networks may read /metrics without a token (others need an admin's or
     # auditor's token). Behind a reverse proxy, list the proxy in trusted_proxies.
     metrics_networks: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    # OpenID Connect providers the sign-in page offers (each a [[openid_issuers]] table).
+    openid_issuers: tuple[OpenIdIssuer, ...] = ()
+    # Whether the sign-in page also takes a personal API token. None: yes until an issuer is
+    # configured, then no. Machine tokens on the API are not affected.
+    token_sign_in: bool | None = None
+    # This service's address as browsers see it (e.g. "https://crosscheck.example.se"): the
+    # providers redirect back to <public_url>/web/sign-in/<issuer>/callback. Empty: the
+    # address of the request (behind a proxy, list it in trusted_proxies).
+    public_url: str = Field(default="", pattern=r"^(https?://[^/]+)?$")
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
@@ -160,7 +249,20 @@ class Settings(BaseModel):
             object.__setattr__(self, "session_secret_path", data_dir / "keys" / "session.key")
         if not self.log_origin:
             object.__setattr__(self, "log_origin", default_log_origin())
+        names = [issuer.name for issuer in self.openid_issuers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"openid_issuers: each name once; got {names}")
         return self
+
+    @property
+    def token_sign_in_allowed(self) -> bool:
+        """Whether the sign-in page takes personal tokens (see ``token_sign_in``)."""
+        if self.token_sign_in is None:
+            return not self.openid_issuers
+        return self.token_sign_in
+
+    def openid_issuer(self, name: str) -> OpenIdIssuer | None:
+        return next((i for i in self.openid_issuers if i.name == name), None)
 
     def log_private_key(self) -> bytes:
         """The audit log's signing key (PEM), read from its file: the store is handed the key,

@@ -14,9 +14,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from matcher.actions.entries import record
+from matcher.actions.principal import Principal
+from matcher.core.audit import Actor
+from matcher.core.vocabulary import AuditAction
+from matcher.errors import NotFound
 from matcher.store import sessions as store
 from matcher.store.sessions import (
     ENDED_ABSOLUTE,
+    ENDED_ADMIN,
     ENDED_IDLE,
     ENDED_REVOKED,
     ENDED_SIGN_OUT,
@@ -24,7 +30,7 @@ from matcher.store.sessions import (
 )
 from matcher.store.users import get_user
 
-__all__ = ["Limits", "begin", "end", "resume", "sign_out", "touch"]
+__all__ = ["Limits", "begin", "end", "end_by_admin", "of_user", "resume", "sign_out", "touch"]
 
 
 @dataclass(frozen=True)
@@ -36,10 +42,15 @@ class Limits:
 
 
 def begin(
-    conn: Connection, user_id: int, language: str, csrf: str, now: datetime
+    conn: Connection,
+    user_id: int,
+    language: str,
+    csrf: str,
+    now: datetime,
+    refresh_token: str | None = None,
 ) -> tuple[str, StoredSession]:
     """A new session for a user who just signed in: its id (for the cookie) and its row."""
-    return store.open_session(conn, user_id, language, csrf, now)
+    return store.open_session(conn, user_id, language, csrf, now, refresh_token)
 
 
 def resume(
@@ -76,5 +87,41 @@ def end(conn: Connection, row_id: int, now: datetime, reason: str) -> None:
     store.end_session(conn, row_id, now, reason)
 
 
-def sign_out(conn: Connection, row_id: int, now: datetime) -> None:
+def sign_out(conn: Connection, row_id: int, user_id: int | None, now: datetime) -> None:
+    """The person signed out: the session ends, with a ``session.end`` entry."""
     store.end_session(conn, row_id, now, ENDED_SIGN_OUT)
+    user = None if user_id is None else get_user(conn, user_id)
+    if user is not None:
+        actor = Actor(str(user.id), user.role, user.company_id)
+        record(
+            conn,
+            actor,
+            AuditAction.SESSION_END,
+            now,
+            {"session": str(row_id)},
+            reason=ENDED_SIGN_OUT,
+        )
+
+
+def end_by_admin(
+    conn: Connection, who: Principal | Actor, row_id: int, now: datetime
+) -> StoredSession:
+    """An admin ends one of someone's sessions (NotFound when there is no such session)."""
+    row = store.session_by_id(conn, row_id)
+    if row is None:
+        raise NotFound(f"no session {row_id}")
+    store.end_session(conn, row_id, now, ENDED_ADMIN)
+    record(
+        conn,
+        who,
+        AuditAction.SESSION_END,
+        now,
+        {"session": str(row_id), "user": str(row.user_id)},
+        reason=ENDED_ADMIN,
+    )
+    return row
+
+
+def of_user(conn: Connection, user_id: int) -> list[StoredSession]:
+    """A user's sessions, newest first, for the admin page."""
+    return store.user_sessions(conn, user_id)

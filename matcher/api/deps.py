@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine
 
 from matcher.actions import entries, throttle
 from matcher.actions.access import token_actor
+from matcher.actions.openid import Providers
 from matcher.actions.principal import ANONYMOUS, Principal
 from matcher.api.forwarded import client_address
 from matcher.core.audit import Actor, PersonalDataInEntry
@@ -64,6 +65,8 @@ class AppState:
     source_secret: bytes = b""
     # Wakes this process's background worker when a door queued a run (set by create_app).
     nudge_worker: Callable[[], None] = lambda: None
+    # The OpenID providers of the sign-in page (settings.openid_issuers), each made once.
+    openid: Providers = field(default_factory=lambda: Providers(()))
 
 
 def source_of(state: AppState, request: Request) -> str:

@@ -8,7 +8,7 @@ user's sessions and how each ended.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,9 @@ from matcher.store.tables import web_sessions
 
 __all__ = [
     "ENDED_ABSOLUTE",
+    "ENDED_ADMIN",
     "ENDED_IDLE",
+    "ENDED_PROVIDER",
     "ENDED_REVOKED",
     "ENDED_SIGN_OUT",
     "StoredSession",
@@ -28,6 +30,8 @@ __all__ = [
     "end_user_sessions",
     "find_session",
     "open_session",
+    "session_by_id",
+    "set_checked",
     "touch_session",
     "user_sessions",
 ]
@@ -36,6 +40,8 @@ ENDED_SIGN_OUT = "sign-out"
 ENDED_IDLE = "idle"
 ENDED_ABSOLUTE = "absolute"
 ENDED_REVOKED = "user-revoked"
+ENDED_ADMIN = "ended-by-admin"
+ENDED_PROVIDER = "provider-ended"
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,9 @@ class StoredSession:
     ended_reason: str | None
     language: str
     csrf: str
+    # Begun at an OpenID provider: the refresh token as stored (sealed) and the last check.
+    refresh_token: str | None = field(default=None, repr=False)
+    checked_at: datetime | None = None
 
 
 def _session(row: Any) -> StoredSession:
@@ -61,13 +70,21 @@ def _session(row: Any) -> StoredSession:
         row.ended_reason,
         str(row.language),
         str(row.csrf),
+        row.refresh_token,
+        None if row.checked_at is None else utc(row.checked_at),
     )
 
 
 def open_session(
-    conn: Connection, user_id: int, language: str, csrf: str, now: datetime
+    conn: Connection,
+    user_id: int,
+    language: str,
+    csrf: str,
+    now: datetime,
+    refresh_token: str | None = None,
 ) -> tuple[str, StoredSession]:
-    """A new session for ``user_id``: returns its id (for the cookie only) and the row."""
+    """A new session for ``user_id``: returns its id (for the cookie only) and the row.
+    ``refresh_token`` (sealed by the caller) marks a session begun at an OpenID provider."""
     session_id = new_session_id()
     row_id = conn.execute(
         web_sessions.insert()
@@ -78,10 +95,25 @@ def open_session(
             last_seen_at=now,
             language=language,
             csrf=csrf,
+            refresh_token=refresh_token,
+            checked_at=None if refresh_token is None else now,
         )
         .returning(web_sessions.c.id)
     ).scalar_one()
-    return session_id, StoredSession(row_id, user_id, now, now, None, None, language, csrf)
+    checked = None if refresh_token is None else now
+    stored = StoredSession(
+        row_id, user_id, now, now, None, None, language, csrf, refresh_token, checked
+    )
+    return session_id, stored
+
+
+def set_checked(conn: Connection, row_id: int, refresh_token: str, now: datetime) -> None:
+    """The provider confirmed the person: keep its (perhaps rotated) refresh token."""
+    conn.execute(
+        web_sessions.update()
+        .where(web_sessions.c.id == row_id, web_sessions.c.ended_at.is_(None))
+        .values(refresh_token=refresh_token, checked_at=now)
+    )
 
 
 def find_session(conn: Connection, session_id: str) -> StoredSession | None:
@@ -89,6 +121,11 @@ def find_session(conn: Connection, session_id: str) -> StoredSession | None:
     row = conn.execute(
         select(web_sessions).where(web_sessions.c.id_hash == session_id_hash(session_id))
     ).first()
+    return None if row is None else _session(row)
+
+
+def session_by_id(conn: Connection, row_id: int) -> StoredSession | None:
+    row = conn.execute(select(web_sessions).where(web_sessions.c.id == row_id)).first()
     return None if row is None else _session(row)
 
 
@@ -106,7 +143,7 @@ def end_session(conn: Connection, row_id: int, now: datetime, reason: str) -> No
     conn.execute(
         web_sessions.update()
         .where(web_sessions.c.id == row_id, web_sessions.c.ended_at.is_(None))
-        .values(ended_at=now, ended_reason=reason)
+        .values(ended_at=now, ended_reason=reason, refresh_token=None)
     )
 
 
@@ -115,7 +152,7 @@ def end_user_sessions(conn: Connection, user_id: int, now: datetime, reason: str
     result = conn.execute(
         web_sessions.update()
         .where(web_sessions.c.user_id == user_id, web_sessions.c.ended_at.is_(None))
-        .values(ended_at=now, ended_reason=reason)
+        .values(ended_at=now, ended_reason=reason, refresh_token=None)
     )
     return int(result.rowcount)
 

@@ -108,6 +108,11 @@ users = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # Signed in through an OpenID provider: the issuer's name (settings) and its subject id.
+    # Such a user's token_hash is of 256 random bits never shown: it opens nothing.
+    Column("issuer", String(40), nullable=True),
+    Column("subject", String(255), nullable=True),
+    UniqueConstraint("issuer", "subject", name="uq_users_identity"),
 )
 
 extracts = Table(
@@ -359,6 +364,10 @@ web_sessions = Table(
     Column("ended_reason", String(40), nullable=True),
     Column("language", String(8), nullable=False),
     Column("csrf", String(64), nullable=False),
+    # A session begun at an OpenID provider: its refresh token (AES-GCM under a key derived
+    # from the session secret) and when the provider last confirmed the person.
+    Column("refresh_token", Text, nullable=True),
+    Column("checked_at", DateTime(timezone=True), nullable=True),
 )
 
 # Failed authentications per key: a keyed hash of the source address or of a token's prefix,

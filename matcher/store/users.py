@@ -17,12 +17,15 @@ from matcher.store.tables import COMPANY_ROLES, ROLES, companies, users
 
 __all__ = [
     "User",
+    "add_identity_user",
     "add_user",
     "audit_object",
     "get_user",
     "list_users",
     "revoke_user",
+    "set_role",
     "token_holder",
+    "user_for_identity",
     "user_for_token",
 ]
 
@@ -35,6 +38,9 @@ class User:
     company_id: str | None
     created_at: datetime
     revoked_at: datetime | None
+    # Signed in through an OpenID provider: its name (settings) and the person's subject id.
+    issuer: str | None = None
+    subject: str | None = None
 
     @property
     def active(self) -> bool:
@@ -43,13 +49,19 @@ class User:
 
 def _user(row: Any) -> User:
     revoked = None if row.revoked_at is None else utc(row.revoked_at)
-    return User(row.id, row.name, row.role, row.company_id, utc(row.created_at), revoked)
+    return User(
+        row.id,
+        row.name,
+        row.role,
+        row.company_id,
+        utc(row.created_at),
+        revoked,
+        row.issuer,
+        row.subject,
+    )
 
 
-def add_user(conn: Connection, name: str, role: str, company_id: str | None) -> tuple[User, str]:
-    """Add a user; returns the user and the bearer token, which is not stored anywhere."""
-    if not (1 <= len(name) <= 100) or not name.strip() or "/" in name:
-        raise InvalidInput("a user name is 1-100 characters without '/'")
+def _check_role(conn: Connection, role: str, company_id: str | None) -> None:
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
     if role in COMPANY_ROLES and company_id is None:
@@ -60,6 +72,13 @@ def add_user(conn: Connection, name: str, role: str, company_id: str | None) -> 
         known = conn.execute(select(companies.c.id).where(companies.c.id == company_id)).first()
         if known is None:
             raise InvalidInput(f"company {company_id} is not registered; add it first")
+
+
+def add_user(conn: Connection, name: str, role: str, company_id: str | None) -> tuple[User, str]:
+    """Add a user; returns the user and the bearer token, which is not stored anywhere."""
+    if not (1 <= len(name) <= 100) or not name.strip() or "/" in name:
+        raise InvalidInput("a user name is 1-100 characters without '/'")
+    _check_role(conn, role, company_id)
     token = new_api_token()
     now = utcnow()
     try:
@@ -78,6 +97,60 @@ def add_user(conn: Connection, name: str, role: str, company_id: str | None) -> 
     except IntegrityError as exc:
         raise ConflictError(f"a user named {name} exists already") from exc
     return User(user_id, name, role, company_id, now, None), token
+
+
+def add_identity_user(
+    conn: Connection,
+    name: str,
+    role: str,
+    company_id: str | None,
+    issuer: str,
+    subject: str,
+    now: datetime,
+) -> User:
+    """A person's first sign-in through an OpenID provider. They get no usable token: the
+    stored hash is of a random token shown to no one. A name taken by another user gets the
+    issuer appended ("anna@bostad-a")."""
+    _check_role(conn, role, company_id)
+    base = name.strip().replace("/", "-")[:60] or subject[:60]
+    for candidate in (base, f"{base}@{issuer}", f"{base}@{issuer}-{subject[-8:]}"):
+        try:
+            with conn.begin_nested():
+                user_id = conn.execute(
+                    users.insert()
+                    .values(
+                        name=candidate[:100],
+                        role=role,
+                        company_id=company_id,
+                        token_hash=api_token_hash(new_api_token()),
+                        created_at=now,
+                        issuer=issuer,
+                        subject=subject,
+                    )
+                    .returning(users.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            if user_for_identity(conn, issuer, subject) is not None:
+                raise ConflictError("this person has a user already") from None
+            continue
+        return User(user_id, candidate[:100], role, company_id, now, None, issuer, subject)
+    raise ConflictError(f"no free user name for {base}")
+
+
+def user_for_identity(conn: Connection, issuer: str, subject: str) -> User | None:
+    """The user (revoked or not) an OpenID provider's person was made into, if any."""
+    row = conn.execute(
+        select(users).where(users.c.issuer == issuer, users.c.subject == subject)
+    ).first()
+    return None if row is None else _user(row)
+
+
+def set_role(conn: Connection, user_id: int, role: str, company_id: str | None) -> None:
+    """Give a user another role (and company): the provider's groups changed."""
+    _check_role(conn, role, company_id)
+    conn.execute(
+        users.update().where(users.c.id == user_id).values(role=role, company_id=company_id)
+    )
 
 
 def revoke_user(conn: Connection, name: str) -> User:

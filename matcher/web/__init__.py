@@ -23,6 +23,7 @@ from matcher.web.charts import bar_chart, daily_chart
 from matcher.web.data_officer import router as data_officer_router
 from matcher.web.i18n import environments
 from matcher.web.investigator import router as investigator_router
+from matcher.web.openid import router as openid_router
 from matcher.web.render import Pages, install_error_pages
 from matcher.web.reveal import router as reveal_router
 from matcher.web.session import LANGUAGES, SessionCodec, SessionMiddleware
@@ -44,6 +45,7 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     app.state.web_pages = Pages(envs)
     for router in (
         account_router,
+        openid_router,
         investigator_router,
         reveal_router,
         data_officer_router,

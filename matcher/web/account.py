@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from matcher.actions import access, sessions, throttle
+from matcher.actions import access, identity, sessions, throttle
 from matcher.actions.principal import Principal
 from matcher.actions.refusal import Refused
 from matcher.api.deps import AppState, app_state
@@ -24,7 +24,7 @@ from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import LANGUAGES, current_session, new_csrf, signed_in
 
-__all__ = ["home_for", "router"]
+__all__ = ["home_for", "local_page", "router", "sign_in_context"]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -41,11 +41,20 @@ def home_for(role: str) -> str:
     return _HOMES.get(role, "/web/home")
 
 
-def _local(target: str | None) -> str | None:
+def local_page(target: str | None) -> str | None:
     # Only our own pages: "//evil.example" and "/web/../v1" are not followed.
     if target and target.startswith("/web/") and "//" not in target and ".." not in target:
         return target
     return None
+
+
+def sign_in_context(request: Request) -> dict[str, Any]:
+    """What the sign-in page offers: the providers' buttons, and the token form or not."""
+    settings = app_state(request).settings
+    return {
+        "issuers": [(i.name, i.label) for i in settings.openid_issuers],
+        "token_sign_in": settings.token_sign_in_allowed,
+    }
 
 
 @router.get("/")
@@ -78,7 +87,11 @@ def sign_in_form(
     next: str | None = None,
     signed_out: int = 0,
 ) -> Response:
-    return render(request, "sign_in.html", {"next": _local(next) or "", "signed_out": signed_out})
+    return render(
+        request,
+        "sign_in.html",
+        {**sign_in_context(request), "next": local_page(next) or "", "signed_out": signed_out},
+    )
 
 
 @router.post("/web/sign-in")
@@ -91,6 +104,11 @@ def sign_in(
     # Committed before the answer: a refused sign-in is logged as the API's refusals are, and
     # counts towards the lockout of the address and the token prefix.
     session = current_session(request)
+    context = {**sign_in_context(request), "next": local_page(next) or ""}
+    if not state.settings.token_sign_in_allowed:
+        # Switched off (an organisation's provider signs people in): refused before the token
+        # is even looked at, so a token can not be tried here either.
+        return render(request, "sign_in.html", {**context, "error": "off"}, status_code=403)
     address = client_address(request, state.settings.trusted_proxies)
     tried = throttle.attempt(state.source_secret, address, token.strip())
     csrf = new_csrf()
@@ -108,10 +126,9 @@ def sign_in(
                 session_id, row = sessions.begin(
                     conn, user.user_id, session.language, csrf, datetime.now(UTC)
                 )
+                identity.started(conn, user, datetime.now(UTC), {}, "token")
     except TooManyAttempts as exc:
-        answer = render(
-            request, "sign_in.html", {"next": _local(next) or "", "error": "locked"}, 429
-        )
+        answer = render(request, "sign_in.html", {**context, "error": "locked"}, 429)
         answer.headers["Retry-After"] = str(exc.retry_after)
         return answer
     if isinstance(user, Refused):
@@ -119,11 +136,11 @@ def sign_in(
         return render(
             request,
             "sign_in.html",
-            {"next": _local(next) or "", "error": "empty" if not token.strip() else "unknown"},
+            {**context, "error": "empty" if not token.strip() else "unknown"},
             status_code=401,
         )
     session.sign_in(user.user_id, row.id, session_id, csrf)
-    return RedirectResponse(_local(next) or home_for(user.role), status_code=303)
+    return RedirectResponse(local_page(next) or home_for(user.role), status_code=303)
 
 
 @router.post("/web/sign-out")
@@ -132,7 +149,7 @@ def sign_out(request: Request, state: Annotated[AppState, Depends(app_state)]) -
     if session.row_id is not None:
         # Ended on the server before the answer: the old cookie opens nothing any more.
         with state.engine.begin() as conn:
-            sessions.sign_out(conn, session.row_id, datetime.now(UTC))
+            sessions.sign_out(conn, session.row_id, session.user_id, datetime.now(UTC))
     session.sign_out()
     return RedirectResponse("/web/sign-in?signed_out=1", status_code=303)
 
@@ -147,4 +164,4 @@ def language(
     if language in LANGUAGES:
         session.language = language
         session.changed = True
-    return RedirectResponse(_local(next) or "/web/", status_code=303)
+    return RedirectResponse(local_page(next) or "/web/", status_code=303)

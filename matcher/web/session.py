@@ -29,7 +29,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from matcher.actions import sessions
+from matcher.actions import identity, sessions
 from matcher.api.deps import AppState, Principal, app_state
 from matcher.core.vocabulary import Role
 from matcher.errors import MatcherError, PermissionDenied
@@ -154,10 +154,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _resume(engine: Engine, session_id: str, limits: sessions.Limits) -> Session | None:
-    with engine.begin() as conn:
-        row, _ended = sessions.resume(conn, session_id, _now(), limits)
+def _resume(state: AppState, session_id: str, limits: sessions.Limits) -> Session | None:
+    now = _now()
+    with state.engine.begin() as conn:
+        row, _ended = sessions.resume(conn, session_id, now, limits)
+        user = None if row is None or row.refresh_token is None else get_user(conn, row.user_id)
     if row is None:
+        return None
+    # Begun at an OpenID provider: asked again, now and then, whether the person is still there.
+    if user is not None and not identity.recheck(
+        state.engine, state.openid, state.source_secret, row, user, now
+    ):
         return None
     return Session(row.csrf, row.language, row.user_id, row.id, session_id)
 
@@ -195,7 +202,7 @@ class SessionMiddleware(BaseHTTPMiddleware):
         if value and value.startswith(_SERVER_PREFIX):
             session_id = value[len(_SERVER_PREFIX) :]
             if 0 < len(session_id) <= 100:
-                session = await run_in_threadpool(_resume, state.engine, session_id, limits)
+                session = await run_in_threadpool(_resume, state, session_id, limits)
         else:
             session = self.codec.decode(value)
         if session is None:

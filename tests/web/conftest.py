@@ -10,6 +10,8 @@ git); with CROSSCHECK_README_SCREENSHOTS=1 the two shown in the README are refre
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -30,13 +32,23 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    root = tmp_path_factory.mktemp("web")
+    with built_site(tmp_path_factory.mktemp("web")) as found:
+        yield found
+
+
+@contextmanager
+def built_site(root: Path, settings_text: str = "", port: int | None = None) -> Iterator[Site]:
+    """Three companies' data uploaded and matched on a running `matcher serve`;
+    ``settings_text`` is added to its matcher.toml first."""
     settings, admin_token = init_data_dir(root / "matcher", None)
+    if settings_text:
+        with (settings.data_dir / "matcher.toml").open("a", encoding="utf-8") as toml:
+            toml.write(settings_text)
     _, companies = prepare_companies(
         root, settings.reveal_public_key_path, companies=3, records=300, seed=7
     )
     with (
-        serving(settings.data_dir, root / "serve.log") as url,
+        serving(settings.data_dir, root / "serve.log", port=port) as url,
         httpx.Client(base_url=url, timeout=60) as client,
     ):
         admin = bearer(admin_token)

@@ -52,7 +52,11 @@ def test_pages_render_in_each_language() -> None:
     envs = environments(("sv", "en"))
     html = {
         lang: env.get_template("sign_in.html").render(
-            principal=None, csrf_field="csrf_token", csrf_token="t", path="/web/sign-in"
+            principal=None,
+            csrf_field="csrf_token",
+            csrf_token="t",
+            path="/web/sign-in",
+            token_sign_in=True,
         )
         for lang, env in envs.items()
     }
