@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from matcher.actions import sessions as web_sessions
 from matcher.actions.entries import record
 from matcher.actions.principal import Principal
 from matcher.core.audit import Actor
@@ -19,9 +20,18 @@ from matcher.core.vocabulary import AuditAction
 from matcher.errors import InvalidInput
 from matcher.store import companies, sessions, users
 from matcher.store.companies import Company
+from matcher.store.sessions import StoredSession
 from matcher.store.users import User, audit_object
 
-__all__ = ["add_company", "add_user", "list_companies", "list_users", "revoke_user"]
+__all__ = [
+    "add_company",
+    "add_user",
+    "end_session",
+    "list_companies",
+    "list_users",
+    "revoke_user",
+    "user_sessions",
+]
 
 Who = Principal | Actor
 
@@ -99,3 +109,18 @@ def revoke_user(conn: Connection, who: Who, now: datetime, name: str) -> User:
     sessions.end_user_sessions(conn, user.id, now, sessions.ENDED_REVOKED)
     record(conn, who, AuditAction.USER_REVOKE, now, audit_object(user))
     return user
+
+
+def user_sessions(
+    conn: Connection, who: Who, now: datetime, name: str
+) -> tuple[User, list[StoredSession]]:
+    """A user's web sessions, newest first (``session.list``; NotFound for an unknown name)."""
+    user = users.user_named(conn, name)
+    found = sessions.user_sessions(conn, user.id)
+    record(conn, who, AuditAction.SESSION_LIST, now, audit_object(user))
+    return user, found
+
+
+def end_session(conn: Connection, who: Who, now: datetime, session_id: int) -> StoredSession:
+    """End one of someone's sessions at once (``session.end``, reason ``ended-by-admin``)."""
+    return web_sessions.end_by_admin(conn, who, session_id, now)

@@ -119,7 +119,9 @@ def end_by_admin(
         {"session": str(row_id), "user": str(row.user_id)},
         reason=ENDED_ADMIN,
     )
-    return row
+    ended = store.session_by_id(conn, row_id)
+    assert ended is not None
+    return ended
 
 
 def of_user(conn: Connection, user_id: int) -> list[StoredSession]:

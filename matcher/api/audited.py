@@ -26,6 +26,8 @@ AUDITED: dict[str, tuple[A, ...]] = {
     "POST /v1/users": (A.USER_CREATE,),
     "GET /v1/users": (A.USER_LIST,),
     "POST /v1/users/{name}/revoke": (A.USER_REVOKE,),
+    "GET /v1/users/{name}/sessions": (A.SESSION_LIST,),
+    "POST /v1/sessions/{session_id}/end": (A.SESSION_END,),
     "POST /v1/extracts": (A.UPLOAD_ACCEPT, A.UPLOAD_REJECT),
     "GET /v1/extracts": (A.EXTRACT_LIST,),
     "GET /v1/extracts/{extract_id}": (A.EXTRACT_READ,),
@@ -67,6 +69,16 @@ AUDITED: dict[str, tuple[A, ...]] = {
     "GET /web/admin/users": (A.USER_LIST,),
     "POST /web/admin/users": (A.USER_CREATE,),
     "POST /web/admin/users/{name}/revoke": (A.USER_REVOKE,),
+    "GET /web/admin/users/{name}/sessions": (A.SESSION_LIST,),
+    "POST /web/admin/sessions/{session_id}/end": (A.SESSION_END,),
+    # a sign-in at an identity provider: the session, the user made or changed, or the refusal
+    "GET /web/sign-in/{issuer}/callback": (
+        A.SESSION_START,
+        A.USER_CREATE,
+        A.USER_UPDATE,
+        A.ACCESS_DENIED,
+    ),
+    "GET /web/sign-in/{issuer}": (A.ACCESS_DENIED,),  # only when the provider can not be reached
     "GET /web/admin/runs": (A.RUN_LIST,),
     "POST /web/admin/runs": (A.RUN_QUEUE,),
     "POST /web/admin/runs/{run_id}/retry": (A.RUN_QUEUE,),
@@ -94,7 +106,7 @@ EXEMPT: dict[str, str] = {
     "GET /web/": "a redirect to the sign-in page or the role's start page",
     "GET /web/home": "the start page: links only, no object",
     "GET /web/sign-in": "the sign-in form: no object",
-    "POST /web/sign-out": "ends the own session: no object",
+    "POST /web/sign-out": "ends the own session (session.end, written by the action)",
     "POST /web/language": "the own language choice, kept in the session cookie",
     "GET /web/static": "stylesheets and scripts",
 }

@@ -84,6 +84,7 @@ class AuditAction(StrEnum):
     USER_UPDATE = "user.update"
     SESSION_START = "session.start"
     SESSION_END = "session.end"
+    SESSION_LIST = "session.list"
     POLICY_ACTIVATE = "policy.activate"
     POLICY_RETIRE = "policy.retire"
     POLICY_LIST = "policy.list"

@@ -27,6 +27,7 @@ __all__ = [
     "token_holder",
     "user_for_identity",
     "user_for_token",
+    "user_named",
 ]
 
 
@@ -161,6 +162,14 @@ def revoke_user(conn: Connection, name: str) -> User:
     if row.revoked_at is None:
         conn.execute(users.update().where(users.c.id == row.id).values(revoked_at=utcnow()))
         row = conn.execute(select(users).where(users.c.id == row.id)).one()
+    return _user(row)
+
+
+def user_named(conn: Connection, name: str) -> User:
+    """The user called ``name``, revoked or not (NotFound when there is none)."""
+    row = conn.execute(select(users).where(users.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"no user named {name}")
     return _user(row)
 
 

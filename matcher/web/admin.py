@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
@@ -23,6 +24,8 @@ from matcher.core import limits
 from matcher.core.vocabulary import COMPANY_ROLES, ROLES, Role
 from matcher.errors import ConflictError, InvalidInput, NoActivePolicy
 from matcher.store.companies import list_companies
+from matcher.store.database import MAX_ROW_ID
+from matcher.store.users import get_user
 from matcher.web.csrf import verify_csrf
 from matcher.web.render import render
 from matcher.web.session import signed_in
@@ -173,6 +176,30 @@ def revoke_user_form(
             conn, admin, datetime.now(UTC), name
         )  # NotFound for an unknown name: the friendly 404 page
     return RedirectResponse("/web/admin/users?revoked=1", status_code=303)
+
+
+@router.get("/users/{name}/sessions")
+def sessions_page(request: Request, name: str, admin: Admin, conn: Conn) -> Response:
+    """A person's sessions: when each began, was last used and ended, and why."""
+    user, found = actions.user_sessions(conn, admin, datetime.now(UTC), name)
+    ended = request.query_params.get("ended") == "1"
+    return render(request, "admin_sessions.html", {"user": user, "sessions": found, "ended": ended})
+
+
+@router.post("/sessions/{session_id}/end")
+def end_session_form(
+    request: Request,
+    session_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
+    admin: Admin,
+    state: State,
+) -> Response:
+    with state.engine.begin() as conn:
+        row = actions.end_session(conn, admin, datetime.now(UTC), session_id)
+        user = get_user(conn, row.user_id)
+    assert user is not None
+    return RedirectResponse(
+        f"/web/admin/users/{quote(user.name, safe='')}/sessions?ended=1", status_code=303
+    )
 
 
 def _runs_page(

@@ -27,7 +27,9 @@ from contract import tlog
 from matcher.actions.runs import SHIPPED_POLICY
 from matcher.store import audit
 from matcher.store.cursors import encode_cursor
+from matcher.store.database import utcnow
 from matcher.store.runs import create_run, fail_run
+from matcher.store.sessions import open_session
 from matcher.store.tables import denied_tallies, extracts, runs, users
 from tests.matcher.factories import World, auth, public_pem
 from tests.matcher.reveal_kit import RUN_DATE, RevealWorld, build_reveal_world
@@ -86,6 +88,7 @@ class Objects:
     request_a: str  # filed by investigator-a, approved by approver-b (disclosure readable)
     request_b: str  # filed by investigator-b, pending: approver-a may decide it
     cosignature: dict[str, Any]  # a valid cosignature by company a's registered witness
+    session_id: int  # an open web session of the auditor
 
 
 def _build(client: TestClient, w_factory: Callable[..., World], engine: Engine) -> Objects:
@@ -103,8 +106,17 @@ def _build(client: TestClient, w_factory: Callable[..., World], engine: Engine) 
             conn, "run-failed", RUN_DATE, "concurrent-tenancy", "1", "sha256:x", {}, "admin"
         )
         fail_run(conn, failed.id, "interrupted: the worker stopped during the run")
+        auditor = conn.execute(select(users.c.id).where(users.c.name == "auditor")).scalar_one()
+        _, session = open_session(conn, auditor, "en", "csrf", utcnow())
     return Objects(
-        rw, extract_a, run_id, failed.id, request_a, request_b, _witness(client, rw.world)
+        rw,
+        extract_a,
+        run_id,
+        failed.id,
+        request_a,
+        request_b,
+        _witness(client, rw.world),
+        session.id,
     )
 
 
@@ -138,6 +150,7 @@ def _path(row: Row, objects: Objects) -> str:
         policy_id="concurrent-tenancy",
         company_id="a",
         request_id=objects.request_b if row.role == "approver" else objects.request_a,
+        session_id=objects.session_id,
     )
 
 

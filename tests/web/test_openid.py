@@ -71,7 +71,7 @@ def _accounts() -> dict[str, dict[str, Any]]:
     found["auditor-central"] = _account("auditor-central", "auditor", None)
     found["admin-central"] = _account("admin-central", "admin", None)
     found["stranger"] = {"preferred_username": "stranger", "groups": ["somewhere-else"]}
-    for spare in ("leaver", "revoked", "mover", "rotator", "forger"):
+    for spare in ("leaver", "revoked", "mover", "rotator", "forger", "ended"):
         found[spare] = _account(spare, "investigator", "linbo")
     return found
 
@@ -338,6 +338,34 @@ def test_a_person_revoked_here_is_signed_out_and_can_not_sign_in_again(
         e for e in _entries(site, "access.denied") if e["object"].get("subject") == "revoked"
     ]
     assert [e["outcome"]["reason"] for e in refused] == ["user-revoked"]
+
+
+def test_an_admin_sees_a_persons_sessions_and_ends_one(
+    browser: Browser, oidc: tuple[Site, OpenIdPeer, TamperProxy]
+) -> None:
+    site, _, _ = oidc
+    person_ctx, admin_ctx = _context(browser, site), _context(browser, site)
+    person, admin = person_ctx.new_page(), admin_ctx.new_page()
+    _sign_in(person, "ended")
+    _signed_in(person, "/web/queue")
+    _sign_in(admin, "admin-central")
+    _signed_in(admin, "/web/admin/users")
+    admin.get_by_role("link", name="Sessions of ended").click()
+    expect(admin.get_by_role("heading", level=1)).to_have_text("Sessions of ended")
+    expect(admin.locator("main")).to_contain_text("Signs in through broker.")
+    rows = admin.locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Open")
+    rows.first.get_by_role("button", name="End").click()
+    expect(admin.get_by_role("status")).to_contain_text("The session has ended")
+    expect(admin.locator("tbody tr").first).to_contain_text("ended by an administrator")
+    person.goto("/web/queue")
+    expect(person).to_have_url(re.compile("/web/sign-in"))
+    ended = [e for e in _entries(site, "session.end") if e["outcome"]["reason"] == "ended-by-admin"]
+    assert len(ended) == 1 and ended[0]["actor"]["role"] == "admin"
+    assert _entries(site, "session.list")
+    person_ctx.close()
+    admin_ctx.close()
 
 
 def test_a_role_changed_at_the_provider_applies_at_the_next_sign_in(

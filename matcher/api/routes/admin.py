@@ -17,7 +17,8 @@ from matcher.api.deps import Conn, Principal, require
 from matcher.core import limits
 from matcher.core.vocabulary import Role
 from matcher.store.companies import Company
-from matcher.store.database import utcnow
+from matcher.store.database import MAX_ROW_ID, utcnow
+from matcher.store.sessions import StoredSession
 from matcher.store.users import User
 
 __all__ = ["router"]
@@ -133,3 +134,40 @@ def get_users(admin: Admin, conn: Conn) -> list[UserOut]:
 def post_revoke(name: str, admin: Admin, conn: Conn) -> UserOut:
     user = actions.revoke_user(conn, admin, utcnow(), name)
     return UserOut.of(user)
+
+
+class SessionOut(BaseModel):
+    id: int
+    created_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None
+    ended_reason: str | None = Field(
+        description="sign-out, idle, absolute, user-revoked, ended-by-admin, provider-ended"
+    )
+    via_provider: bool = Field(description="begun at an OpenID provider (else with a token)")
+
+    @classmethod
+    def of(cls, row: StoredSession, user: User | None = None) -> SessionOut:
+        return cls(
+            id=row.id,
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+            ended_at=row.ended_at,
+            ended_reason=row.ended_reason,
+            via_provider=user is not None and user.issuer is not None,
+        )
+
+
+@router.get("/users/{name}/sessions")
+def get_sessions(name: str, admin: Admin, conn: Conn) -> list[SessionOut]:
+    """A user's web sessions, newest first: open ones have no ``ended_at``."""
+    user, found = actions.user_sessions(conn, admin, utcnow(), name)
+    return [SessionOut.of(row, user) for row in found]
+
+
+@router.post("/sessions/{session_id}/end")
+def post_end_session(
+    session_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], admin: Admin, conn: Conn
+) -> SessionOut:
+    """End a web session at once: its cookie opens nothing from now on."""
+    return SessionOut.of(actions.end_session(conn, admin, utcnow(), session_id))
