@@ -22,13 +22,20 @@ import hmac
 import secrets
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import authlib.deprecate  # noqa: F401 - sets an "always" filter; the one below must come after
 import httpx
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.httpx_client import OAuth2Client
+
+with warnings.catch_warnings():
+    # authlib warns, always, that it runs on httpx rather than httpx2; httpx is what this
+    # project uses throughout, and a warning on standard error would break serve's JSON logs.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.integrations.base_client import OAuthError
+    from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jws, jwt
 from joserfc.errors import ClaimError, ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
