@@ -85,7 +85,8 @@ class OpenIdIssuer(BaseModel):
     # Where the provider's metadata is; by default <issuer>/.well-known/openid-configuration.
     metadata_url: str = ""
     client_id: str = Field(min_length=1)
-    # A file holding the client secret (mode 0600), never the secret itself in matcher.toml.
+    # A file holding the client secret (mode 0600), never the secret itself in matcher.toml;
+    # a relative path is in the data directory.
     client_secret_file: Path
     scopes: tuple[str, ...] = ("openid", "profile", "email")
     company: str | None = None
@@ -249,6 +250,16 @@ class Settings(BaseModel):
             object.__setattr__(self, "session_secret_path", data_dir / "keys" / "session.key")
         if not self.log_origin:
             object.__setattr__(self, "log_origin", default_log_origin())
+        # A client secret file named relative to the data directory is found there.
+        issuers = tuple(
+            issuer
+            if issuer.client_secret_file.is_absolute()
+            else issuer.model_copy(
+                update={"client_secret_file": data_dir / issuer.client_secret_file}
+            )
+            for issuer in self.openid_issuers
+        )
+        object.__setattr__(self, "openid_issuers", issuers)
         names = [issuer.name for issuer in self.openid_issuers]
         if len(set(names)) != len(names):
             raise ValueError(f"openid_issuers: each name once; got {names}")

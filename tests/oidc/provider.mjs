@@ -3,16 +3,23 @@
 //   node provider.mjs <config.json>
 //
 // The config names the issuer URL and port, the signing keys (private JWKs, made by the test so
-// it can also forge tokens with them), the clients and the accounts. It prints "listening <url>"
+// it can also forge tokens with them; without them a key is made at start), the clients and
+// the accounts (example.json is the operator guide's). It prints "listening <url>"
 // when ready. Besides the provider's own endpoints it serves, for the tests only:
 //   /interaction/<uid>          a sign-in form: user name and "second factor used"
 //   PUT/DELETE /test/accounts/<id>   add, change or remove an account while running
 // Consent is granted without asking (all clients are first-party here).
+import { generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import Provider from "oidc-provider";
 
 const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
+if (!config.jwks) {
+  // No keys given (the operator guide's walk): a fresh signing key for this run.
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  config.jwks = { keys: [{ ...privateKey.export({ format: "jwk" }), kid: "walk", alg: "RS256", use: "sig" }] };
+}
 const accounts = new Map(Object.entries(config.accounts ?? {}));
 const SCOPES = "openid profile email crosscheck offline_access";
 
