@@ -63,7 +63,14 @@ def default_log_origin(hostname: str | None = None) -> str:
     return f"crosscheck.{host or 'localhost'}/audit"
 
 
-_SIGN_IN_ROLES = ("data_officer", "investigator", "approver", "auditor", "admin")
+_SIGN_IN_ROLES = (
+    "data_officer",
+    "investigator",
+    "approver",
+    "company_admin",
+    "auditor",
+    "admin",
+)
 
 
 class OpenIdIssuer(BaseModel):

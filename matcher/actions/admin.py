@@ -16,8 +16,8 @@ from matcher.actions import sessions as web_sessions
 from matcher.actions.entries import record
 from matcher.actions.principal import Principal
 from matcher.core.audit import Actor
-from matcher.core.vocabulary import AuditAction
-from matcher.errors import InvalidInput
+from matcher.core.vocabulary import COMPANY_ROLES, AuditAction, Role
+from matcher.errors import InvalidInput, NotFound, PermissionDenied
 from matcher.store import companies, sessions, users
 from matcher.store.companies import Company
 from matcher.store.sessions import StoredSession
@@ -87,23 +87,49 @@ def list_companies(conn: Connection, who: Who, now: datetime) -> list[Company]:
     return found
 
 
+def _company_admin(who: Who) -> str | None:
+    """The company a company administrator acts for; None for the operator's admins."""
+    if isinstance(who, Principal) and who.role == Role.COMPANY_ADMIN:
+        return who.own_company()
+    return None
+
+
+def _within(who: Who, user: User) -> User:
+    """A company administrator sees only their own company's people: others are not found."""
+    own = _company_admin(who)
+    if own is not None and user.company_id != own:
+        raise NotFound(f"no user named {user.name}")
+    return user
+
+
 def add_user(
     conn: Connection, who: Who, now: datetime, name: str, role: str, company_id: str | None
 ) -> tuple[User, str]:
-    """Add a user; returns it and its bearer token (shown once, stored nowhere)."""
+    """Add a user; returns it and its bearer token (shown once, stored nowhere). A company
+    administrator adds people of their own company in its roles only."""
+    own = _company_admin(who)
+    if own is not None:
+        if role not in COMPANY_ROLES:
+            raise PermissionDenied(f"a company administrator may not give the role {role}")
+        if company_id != own:
+            raise PermissionDenied("a company administrator adds people of their own company")
     user, token = users.add_user(conn, name, role, company_id)
     record(conn, who, AuditAction.USER_CREATE, now, audit_object(user), reason=f"role {user.role}")
     return user, token
 
 
 def list_users(conn: Connection, who: Who, now: datetime) -> list[User]:
-    found = users.list_users(conn)
+    """Everyone (admins), or a company administrator's own company's people."""
+    own = _company_admin(who)
+    found = [u for u in users.list_users(conn) if own is None or u.company_id == own]
     record(conn, who, AuditAction.USER_LIST, now)
     return found
 
 
 def revoke_user(conn: Connection, who: Who, now: datetime, name: str) -> User:
-    """Revoke a user's token and end their web sessions at once (NotFound for an unknown name)."""
+    """Revoke a user's token and end their web sessions at once (NotFound for an unknown name,
+    and for another company's person when a company administrator asks)."""
+    _within(who, users.user_named(conn, name))
     user = users.revoke_user(conn, name)
     # Their web sessions end with the token, not at their next page view.
     sessions.end_user_sessions(conn, user.id, now, sessions.ENDED_REVOKED)
@@ -115,7 +141,7 @@ def user_sessions(
     conn: Connection, who: Who, now: datetime, name: str
 ) -> tuple[User, list[StoredSession]]:
     """A user's web sessions, newest first (``session.list``; NotFound for an unknown name)."""
-    user = users.user_named(conn, name)
+    user = _within(who, users.user_named(conn, name))
     found = sessions.user_sessions(conn, user.id)
     record(conn, who, AuditAction.SESSION_LIST, now, audit_object(user))
     return user, found
@@ -123,4 +149,9 @@ def user_sessions(
 
 def end_session(conn: Connection, who: Who, now: datetime, session_id: int) -> StoredSession:
     """End one of someone's sessions at once (``session.end``, reason ``ended-by-admin``)."""
+    row = sessions.session_by_id(conn, session_id)
+    owner = None if row is None else users.get_user(conn, row.user_id)
+    if owner is None:
+        raise NotFound(f"no session {session_id}")
+    _within(who, owner)
     return web_sessions.end_by_admin(conn, who, session_id, now)

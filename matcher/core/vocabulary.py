@@ -34,11 +34,13 @@ class Role(StrEnum):
     INVESTIGATOR = "investigator"
     APPROVER = "approver"
     AUDITOR = "auditor"
+    # Manages the own company's people and their roles; nothing of other companies.
+    COMPANY_ADMIN = "company_admin"
 
 
 ROLES: tuple[str, ...] = tuple(role.value for role in Role)
 # Roles bound to one company; the others (admin, auditor) belong to the matcher's operator.
-COMPANY_ROLES: tuple[str, ...] = ("data_officer", "investigator", "approver")
+COMPANY_ROLES: tuple[str, ...] = ("data_officer", "investigator", "approver", "company_admin")
 EXTRACT_STATUSES = ("active", "superseded")
 RUN_STATUSES = ("queued", "running", "succeeded", "failed")
 HIT_STATUSES = ("open", "resolved_by_data")

@@ -30,6 +30,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 _HOMES = {
     "admin": "/web/admin/users",
+    "company_admin": "/web/admin/users",
     "investigator": "/web/queue",
     "approver": "/web/approvals",
     "data_officer": "/web/extracts",

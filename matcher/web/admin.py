@@ -22,7 +22,7 @@ from matcher.actions.principal import Principal
 from matcher.api.deps import AppState, Conn, app_state
 from matcher.core import limits
 from matcher.core.vocabulary import COMPANY_ROLES, ROLES, Role
-from matcher.errors import ConflictError, InvalidInput, NoActivePolicy
+from matcher.errors import ConflictError, InvalidInput, NoActivePolicy, PermissionDenied
 from matcher.store.companies import list_companies
 from matcher.store.database import MAX_ROW_ID
 from matcher.store.users import get_user
@@ -37,6 +37,9 @@ router = APIRouter(
 )
 
 Admin = Annotated[Principal, Depends(signed_in(Role.ADMIN))]
+# The people pages: the operator's admins for everyone, a company administrator for their own
+# company (the actions narrow what they see and may change).
+PeopleAdmin = Annotated[Principal, Depends(signed_in(Role.ADMIN, Role.COMPANY_ADMIN))]
 # Forms commit in their own transaction before redirecting (the request-scoped connection
 # may commit only after the response has gone out, and the redirect would race it).
 State = Annotated[AppState, Depends(app_state)]
@@ -106,13 +109,19 @@ def _users_page(
     values: dict[str, str],
 ) -> Response:
     now = datetime.now(UTC)
+    if admin.role == Role.COMPANY_ADMIN and not values:
+        values = {"company_id": admin.company_id or ""}  # their only choice, chosen already
     return render(
         request,
         "admin_users.html",
         {
             "users": actions.list_users(conn, admin, now),
-            "companies": list_companies(conn),
-            "roles": ROLES,
+            "companies": [
+                c
+                for c in list_companies(conn)
+                if admin.role != Role.COMPANY_ADMIN or c.id == admin.company_id
+            ],
+            "roles": COMPANY_ROLES if admin.role == Role.COMPANY_ADMIN else ROLES,
             "errors": errors,
             "values": values,
         },
@@ -121,14 +130,14 @@ def _users_page(
 
 
 @router.get("/users")
-def users_page(request: Request, admin: Admin, conn: Conn) -> Response:
+def users_page(request: Request, admin: PeopleAdmin, conn: Conn) -> Response:
     return _users_page(request, conn, admin, {}, {})
 
 
 @router.post("/users")
 def add_user_form(
     request: Request,
-    admin: Admin,
+    admin: PeopleAdmin,
     state: State,
     name: Annotated[str, Form()] = "",
     role: Annotated[str, Form()] = "",
@@ -154,6 +163,8 @@ def add_user_form(
                 errors["name"] = "user_exists"
             except InvalidInput:
                 errors["company_id"] = "company_unknown"
+            except PermissionDenied:
+                errors["role"] = "role_not_yours"
         if errors:
             return _users_page(request, conn, admin, errors, values)
     # The one and only time the token is shown; it is stored nowhere, only its hash.
@@ -164,7 +175,7 @@ def add_user_form(
 def revoke_user_form(
     request: Request,
     name: str,
-    admin: Admin,
+    admin: PeopleAdmin,
     state: State,
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
@@ -179,7 +190,7 @@ def revoke_user_form(
 
 
 @router.get("/users/{name}/sessions")
-def sessions_page(request: Request, name: str, admin: Admin, conn: Conn) -> Response:
+def sessions_page(request: Request, name: str, admin: PeopleAdmin, conn: Conn) -> Response:
     """A person's sessions: when each began, was last used and ended, and why."""
     user, found = actions.user_sessions(conn, admin, datetime.now(UTC), name)
     ended = request.query_params.get("ended") == "1"
@@ -190,7 +201,7 @@ def sessions_page(request: Request, name: str, admin: Admin, conn: Conn) -> Resp
 def end_session_form(
     request: Request,
     session_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
-    admin: Admin,
+    admin: PeopleAdmin,
     state: State,
 ) -> Response:
     with state.engine.begin() as conn:

@@ -108,8 +108,8 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture
 def world(initialised: tuple[Settings, str], engine: Engine) -> Callable[..., World]:
-    """Register companies (default a, b, c), each with a data officer, investigator and
-    approver, plus one auditor. Signing keys are seeded per company id."""
+    """Register companies (default a, b, c), each with a data officer, investigator,
+    approver and company administrator, plus one auditor. Signing keys are seeded per company id."""
     from matcher.crypto import reveal_key_fingerprint
     from matcher.store.companies import add_company
 
@@ -124,7 +124,7 @@ def world(initialised: tuple[Settings, str], engine: Engine) -> Callable[..., Wo
                 add_company(conn, cid, f"Company {cid.upper()}", public_pem(key))
                 tokens = {
                     role: add_user(conn, f"{role}-{cid}", role, cid)[1]
-                    for role in ("data_officer", "investigator", "approver")
+                    for role in ("data_officer", "investigator", "approver", "company_admin")
                 }
                 kits[cid] = CompanyKit(cid, key, tokens)
             auditor = add_user(conn, "auditor", "auditor", None)[1]

@@ -46,6 +46,7 @@ GROUPS = {
     "data_officer": "cc-data-officers",
     "auditor": "cc-auditors",
     "admin": "cc-admins",
+    "company_admin": "cc-company-admins",
 }
 HOMES = {
     "investigator": "/web/queue",
@@ -53,6 +54,7 @@ HOMES = {
     "data_officer": "/web/extracts",
     "auditor": "/web/home",
     "admin": "/web/admin/users",
+    "company_admin": "/web/admin/users",
 }
 
 
@@ -66,7 +68,7 @@ def _account(login: str, role: str, company: str | None) -> dict[str, Any]:
 def _accounts() -> dict[str, dict[str, Any]]:
     found = {}
     for company in COMPANIES:
-        for role in ("investigator", "approver", "data_officer"):
+        for role in ("investigator", "approver", "data_officer", "company_admin"):
             found[f"{role}-{company}"] = _account(f"{role}-{company}", role, company)
     found["auditor-central"] = _account("auditor-central", "auditor", None)
     found["admin-central"] = _account("admin-central", "admin", None)
@@ -199,7 +201,7 @@ def test_each_role_signs_in_at_the_provider_and_lands_on_its_start_page(
     site, _, _ = oidc
     people = [("investigator-linbo", "investigator"), ("approver-norrhem", "approver")]
     people += [("data_officer-motabo", "data_officer"), ("auditor-central", "auditor")]
-    people += [("admin-central", "admin")]
+    people += [("admin-central", "admin"), ("company_admin-linbo", "company_admin")]
     for login, role in people:
         ctx = _context(browser, site)
         page = ctx.new_page()
@@ -366,6 +368,38 @@ def test_an_admin_sees_a_persons_sessions_and_ends_one(
     assert _entries(site, "session.list")
     person_ctx.close()
     admin_ctx.close()
+
+
+def test_a_company_administrator_manages_their_own_people_and_no_one_elses(
+    page: Page, oidc: tuple[Site, OpenIdPeer, TamperProxy]
+) -> None:
+    site, _, _ = oidc
+    _sign_in(page, "company_admin-norrhem")
+    _signed_in(page, "/web/admin/users")
+    nav = page.get_by_role("navigation", name="Main menu")
+    expect(nav.get_by_role("link")).to_have_text(["Our people"])
+    companies = page.locator("tbody tr td:nth-child(3)")
+    assert set(companies.all_inner_texts()) == {"norrhem"}
+    expect(page.locator("tbody")).not_to_contain_text("investigator-linbo")
+    # another company's person: not found, by name or by their sessions
+    answer = page.goto("/web/admin/users/investigator-linbo/sessions")
+    assert answer is not None and answer.status == 404
+    answer = page.request.post("/web/admin/users/investigator-linbo/revoke")
+    assert answer.status in (403, 404)  # no CSRF token (403), and no such person for them
+    # a new person of their own company: the roles offered are the company's only
+    page.goto("/web/admin/users")
+    offered = page.locator("#role option").all_inner_texts()
+    assert "Administrator" not in offered and "Auditor" not in offered
+    expect(page.locator("#company_id")).to_have_value("norrhem")
+    page.get_by_label("Name", exact=True).fill("new-officer-norrhem")
+    page.get_by_label("Role").select_option("data_officer")
+    page.get_by_role("button", name="Create user").click()
+    expect(page.locator("main")).to_contain_text("new-officer-norrhem")
+    created = [
+        e for e in _entries(site, "user.create") if e["outcome"]["reason"] == "role data_officer"
+    ]
+    assert created[-1]["actor"]["role"] == "company_admin"
+    assert created[-1]["object"]["company"] == "norrhem"
 
 
 def test_a_role_changed_at_the_provider_applies_at_the_next_sign_in(

@@ -26,6 +26,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["admin"])
 
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+# People: the operator's admins for everyone, company administrators for their own company.
+PeopleAdmin = Annotated[Principal, Depends(require(Role.ADMIN, Role.COMPANY_ADMIN))]
 
 
 class CompanyIn(BaseModel):
@@ -120,18 +122,18 @@ def get_companies(admin: Admin, conn: Conn) -> list[CompanyOut]:
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
-def post_user(body: UserIn, admin: Admin, conn: Conn) -> NewUserOut:
+def post_user(body: UserIn, admin: PeopleAdmin, conn: Conn) -> NewUserOut:
     user, token = actions.add_user(conn, admin, utcnow(), body.name, body.role, body.company_id)
     return NewUserOut(**UserOut.of(user).model_dump(), token=token)
 
 
 @router.get("/users")
-def get_users(admin: Admin, conn: Conn) -> list[UserOut]:
+def get_users(admin: PeopleAdmin, conn: Conn) -> list[UserOut]:
     return [UserOut.of(u) for u in actions.list_users(conn, admin, utcnow())]
 
 
 @router.post("/users/{name}/revoke")
-def post_revoke(name: str, admin: Admin, conn: Conn) -> UserOut:
+def post_revoke(name: str, admin: PeopleAdmin, conn: Conn) -> UserOut:
     user = actions.revoke_user(conn, admin, utcnow(), name)
     return UserOut.of(user)
 
@@ -159,7 +161,7 @@ class SessionOut(BaseModel):
 
 
 @router.get("/users/{name}/sessions")
-def get_sessions(name: str, admin: Admin, conn: Conn) -> list[SessionOut]:
+def get_sessions(name: str, admin: PeopleAdmin, conn: Conn) -> list[SessionOut]:
     """A user's web sessions, newest first: open ones have no ``ended_at``."""
     user, found = actions.user_sessions(conn, admin, utcnow(), name)
     return [SessionOut.of(row, user) for row in found]
@@ -167,7 +169,7 @@ def get_sessions(name: str, admin: Admin, conn: Conn) -> list[SessionOut]:
 
 @router.post("/sessions/{session_id}/end")
 def post_end_session(
-    session_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], admin: Admin, conn: Conn
+    session_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], admin: PeopleAdmin, conn: Conn
 ) -> SessionOut:
     """End a web session at once: its cookie opens nothing from now on."""
     return SessionOut.of(actions.end_session(conn, admin, utcnow(), session_id))
