@@ -18,18 +18,26 @@ from matcher.actions.principal import Principal
 from matcher.core.audit import Actor
 from matcher.core.vocabulary import COMPANY_ROLES, AuditAction, Role
 from matcher.errors import InvalidInput, NotFound, PermissionDenied
-from matcher.store import companies, sessions, users
+from matcher.store import companies, sessions, tokens, users
 from matcher.store.companies import Company
 from matcher.store.sessions import StoredSession
+from matcher.store.tokens import MachineToken
 from matcher.store.users import User, audit_object
 
 __all__ = [
+    "MAX_TOKEN_DAYS",
+    "MAX_TOKEN_OVERLAP_DAYS",
     "add_company",
+    "add_token",
     "add_user",
     "end_session",
     "list_companies",
+    "list_tokens",
     "list_users",
+    "log_expired_tokens",
+    "revoke_token",
     "revoke_user",
+    "rotate_token",
     "user_sessions",
 ]
 
@@ -155,3 +163,96 @@ def end_session(conn: Connection, who: Who, now: datetime, session_id: int) -> S
         raise NotFound(f"no session {session_id}")
     _within(who, owner)
     return web_sessions.end_by_admin(conn, who, session_id, now)
+
+
+MAX_TOKEN_DAYS = 366
+MAX_TOKEN_OVERLAP_DAYS = 30
+
+
+def _token_object(user: User, token: MachineToken) -> dict[str, str]:
+    return {**audit_object(user), "token": str(token.id)}
+
+
+def add_token(
+    conn: Connection, who: Who, now: datetime, user_name: str, token_name: str, days: int
+) -> tuple[MachineToken, str]:
+    """A machine token for a user, valid for ``days`` (``token.create``): returned once."""
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise InvalidInput(f"a token is valid for 1-{MAX_TOKEN_DAYS} days")
+    user = _within(who, users.user_named(conn, user_name))
+    if not user.active:
+        raise InvalidInput(f"user {user.name} is revoked; a revoked user gets no token")
+    token, secret = tokens.add_token(conn, user.id, token_name, now, now + timedelta(days=days))
+    expires = token.expires_at.strftime("%Y-%m-%dT%H:%MZ")
+    record(
+        conn,
+        who,
+        AuditAction.TOKEN_CREATE,
+        now,
+        _token_object(user, token),
+        reason=f"expires {expires}",
+    )
+    return token, secret
+
+
+def list_tokens(
+    conn: Connection, who: Who, now: datetime, user_name: str
+) -> tuple[User, list[MachineToken]]:
+    """A user's machine tokens, newest first (``token.list``)."""
+    user = _within(who, users.user_named(conn, user_name))
+    found = tokens.user_tokens(conn, user.id)
+    record(conn, who, AuditAction.TOKEN_LIST, now, audit_object(user))
+    return user, found
+
+
+def _token_and_user(conn: Connection, who: Who, token_id: int) -> tuple[MachineToken, User]:
+    token = tokens.get_token(conn, token_id)
+    user = users.get_user(conn, token.user_id)
+    if user is None:
+        raise NotFound(f"no token {token_id}")
+    try:
+        _within(who, user)
+    except NotFound:
+        raise NotFound(f"no token {token_id}") from None
+    return token, user
+
+
+def rotate_token(
+    conn: Connection, who: Who, now: datetime, token_id: int, overlap_days: int
+) -> tuple[MachineToken, str]:
+    """A successor token (returned once); the old one works ``overlap_days`` more, so the
+    script can be switched without downtime (``token.rotate``)."""
+    if not 0 <= overlap_days <= MAX_TOKEN_OVERLAP_DAYS:
+        raise InvalidInput(f"the overlap is 0-{MAX_TOKEN_OVERLAP_DAYS} days")
+    old, user = _token_and_user(conn, who, token_id)
+    overlap = timedelta(days=overlap_days)
+    fresh, secret = tokens.rotate_token(conn, old, now, overlap)
+    record(
+        conn,
+        who,
+        AuditAction.TOKEN_ROTATE,
+        now,
+        {**_token_object(user, old), "successor": str(fresh.id)},
+        reason=f"old token until {min(old.expires_at, now + overlap):%Y-%m-%dT%H:%MZ}",
+    )
+    return fresh, secret
+
+
+def revoke_token(conn: Connection, who: Who, now: datetime, token_id: int) -> MachineToken:
+    """Stop one machine token at once (``token.revoke``)."""
+    token, user = _token_and_user(conn, who, token_id)
+    revoked = tokens.revoke_token(conn, token, now)
+    record(conn, who, AuditAction.TOKEN_REVOKE, now, _token_object(user, token))
+    return revoked
+
+
+def log_expired_tokens(conn: Connection, who: Who, now: datetime) -> int:
+    """A ``token.expire`` entry for each machine token that ran out since the last call (the
+    periodic purge calls this); returns how many."""
+    due = tokens.due_for_expiry_entry(conn, now)
+    for token in due:
+        user = users.get_user(conn, token.user_id)
+        found = {"token": str(token.id)} if user is None else _token_object(user, token)
+        record(conn, who, AuditAction.TOKEN_EXPIRE, now, found)
+        tokens.mark_expiry_logged(conn, token.id)
+    return len(due)

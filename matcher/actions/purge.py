@@ -1,7 +1,7 @@
 """Retention: ``matcher purge`` (and the service's periodic task) applies each policy's limits.
 
 One purge, in one transaction with one audit entry ``purge`` (plus one ``reveal.expire`` entry
-per request it expires):
+per request it expires, and one ``token.expire`` per machine token that ran out since):
 
 * pending reveal requests past their deadline become ``expired``;
 * superseded extracts older than ``retention.superseded_extracts_days`` lose their wrapped data
@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, select, update
 
+from matcher.actions.admin import log_expired_tokens
 from matcher.core.audit import Actor, Outcome, PolicyRef
 from matcher.core.policy import Retention
 from matcher.core.vocabulary import AuditAction
@@ -166,6 +167,8 @@ def purge(conn: Connection, now: datetime, actor: Actor) -> tuple[PurgeSummary, 
             fields=request.fields,
             request_id=request.id,
         )
+    # Machine tokens that ran out since the last purge: a token.expire entry each.
+    log_expired_tokens(conn, actor, now)
     purged, blob_keys = _purge_extracts(conn, now)
     retention = retention_by_policy(conn)
     requests_deleted = _purge_requests(conn, now, retention)

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
-from matcher.cli import admin, audit, keys, policies, purge, runs, setup
+from matcher.cli import admin, audit, keys, policies, purge, runs, setup, tokens
 from matcher.cli._common import (
     DATA_DIR_ENV,
     DEFAULT_DATA_DIR,
@@ -61,7 +61,7 @@ def build_parser(data_dir: Path) -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="no tables or explanations (for scripts)"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (setup, keys, admin, policies, runs, purge, audit):
+    for group in (setup, keys, admin, tokens, policies, runs, purge, audit):
         group.register(commands, data_dir)
     return parser
 

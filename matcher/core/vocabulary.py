@@ -87,6 +87,11 @@ class AuditAction(StrEnum):
     SESSION_START = "session.start"
     SESSION_END = "session.end"
     SESSION_LIST = "session.list"
+    TOKEN_CREATE = "token.create"  # noqa: S105 - an action name, not a secret
+    TOKEN_LIST = "token.list"  # noqa: S105 - an action name, not a secret
+    TOKEN_ROTATE = "token.rotate"  # noqa: S105 - an action name, not a secret
+    TOKEN_REVOKE = "token.revoke"  # noqa: S105 - an action name, not a secret
+    TOKEN_EXPIRE = "token.expire"  # noqa: S105 - an action name, not a secret
     POLICY_ACTIVATE = "policy.activate"
     POLICY_RETIRE = "policy.retire"
     POLICY_LIST = "policy.list"

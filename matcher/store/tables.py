@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -51,6 +52,7 @@ __all__ = [
     "REVEAL_REQUEST_STATUSES",
     "ROLES",
     "RUN_STATUSES",
+    "api_tokens",
     "approvals",
     "audit_checkpoints",
     "audit_entries",
@@ -113,6 +115,24 @@ users = Table(
     Column("issuer", String(40), nullable=True),
     Column("subject", String(255), nullable=True),
     UniqueConstraint("issuer", "subject", name="uq_users_identity"),
+)
+
+# Machine tokens (scripts, the connector's upload): several per user, each with a name, an
+# expiry and its last use; only the SHA-256 of the token is kept. Rotation makes a new one and
+# lets the old one run out (replaced_by).
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("replaced_by", BigInteger, nullable=True),
+    Column("expiry_logged", Boolean, nullable=False, default=False),
 )
 
 extracts = Table(

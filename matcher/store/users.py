@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from matcher.crypto import api_token_hash, api_token_hashes_equal, new_api_token
 from matcher.errors import ConflictError, InvalidInput, NotFound
+from matcher.store import tokens
 from matcher.store.database import utc, utcnow
 from matcher.store.tables import COMPANY_ROLES, ROLES, companies, users
 
@@ -184,13 +185,22 @@ def get_user(conn: Connection, user_id: int) -> User | None:
 
 
 def user_for_token(conn: Connection, token: str) -> User | None:
-    """The active user holding ``token``, or None (unknown or revoked)."""
+    """The active user holding ``token`` (their personal token, or a machine token of theirs
+    that has not run out or been revoked), or None. A machine token's use is noted."""
     digest = api_token_hash(token)
     row = conn.execute(select(users).where(users.c.token_hash == digest)).first()
     # The index lookup already matched; the constant-time compare keeps the check itself from
     # depending on how many leading characters agree.
     if row is None or not api_token_hashes_equal(row.token_hash, digest):
-        return None
+        machine = tokens.token_by_secret(conn, token)
+        now = utcnow()
+        if machine is None or not machine.usable(now):
+            return None
+        user = get_user(conn, machine.user_id)
+        if user is None or not user.active:
+            return None
+        tokens.touch_token(conn, machine, now)
+        return user
     if row.revoked_at is not None:
         return None
     return _user(row)
@@ -204,7 +214,11 @@ def token_holder(conn: Connection, token: str) -> tuple[int, str, str | None] | 
             users.c.token_hash == api_token_hash(token)
         )
     ).first()
-    return None if row is None else (int(row.id), str(row.role), row.company_id)
+    if row is None:
+        machine = tokens.token_by_secret(conn, token)
+        user = None if machine is None else get_user(conn, machine.user_id)
+        return None if user is None else (user.id, user.role, user.company_id)
+    return (int(row.id), str(row.role), row.company_id)
 
 
 def audit_object(user: User) -> dict[str, str]:

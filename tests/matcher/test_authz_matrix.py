@@ -15,6 +15,7 @@ import csv
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from matcher.store.database import utcnow
 from matcher.store.runs import create_run, fail_run
 from matcher.store.sessions import open_session
 from matcher.store.tables import denied_tallies, extracts, runs, users
+from matcher.store.tokens import add_token
 from tests.matcher.factories import World, auth, public_pem
 from tests.matcher.reveal_kit import RUN_DATE, RevealWorld, build_reveal_world
 
@@ -89,6 +91,7 @@ class Objects:
     request_b: str  # filed by investigator-b, pending: approver-a may decide it
     cosignature: dict[str, Any]  # a valid cosignature by company a's registered witness
     session_id: int  # an open web session of the auditor
+    token_id: int  # a machine token of the auditor
 
 
 def _build(client: TestClient, w_factory: Callable[..., World], engine: Engine) -> Objects:
@@ -108,6 +111,7 @@ def _build(client: TestClient, w_factory: Callable[..., World], engine: Engine) 
         fail_run(conn, failed.id, "interrupted: the worker stopped during the run")
         auditor = conn.execute(select(users.c.id).where(users.c.name == "auditor")).scalar_one()
         _, session = open_session(conn, auditor, "en", "csrf", utcnow())
+        token, _secret = add_token(conn, auditor, "matrix", utcnow(), utcnow() + timedelta(days=9))
     return Objects(
         rw,
         extract_a,
@@ -117,6 +121,7 @@ def _build(client: TestClient, w_factory: Callable[..., World], engine: Engine) 
         request_b,
         _witness(client, rw.world),
         session.id,
+        token.id,
     )
 
 
@@ -151,6 +156,7 @@ def _path(row: Row, objects: Objects) -> str:
         company_id="a",
         request_id=objects.request_b if row.role == "approver" else objects.request_a,
         session_id=objects.session_id,
+        token_id=objects.token_id,
     )
 
 
@@ -192,6 +198,8 @@ def _body(row: Row, objects: Objects) -> dict[str, Any]:
         seed = random.Random("matrix-witness-2").randbytes(32)
         pem = public_pem(Ed25519PrivateKey.from_private_bytes(seed))
         return {"json": {"name": "witness.a.example/w2", "public_key": pem}}
+    if key == ("POST", "/v1/users/{name}/tokens"):
+        return {"json": {"name": "nightly upload", "days": 30}}
     if key == ("POST", "/v1/hits/{hit_id}/outcome"):
         return {"json": {"outcome": "data_error", "note": "register corrected"}}
     return {}

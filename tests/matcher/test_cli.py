@@ -415,6 +415,10 @@ def test_run_with_a_missing_policy_file_fails_clearly(
         ["policies", "list"],
         ["audit", "export"],
         ["audit", "public-key"],
+        ["tokens", "add"],
+        ["tokens", "list"],
+        ["tokens", "rotate"],
+        ["tokens", "revoke"],
     ],
     ids=" ".join,
 )

@@ -85,7 +85,7 @@ def test_sign_out_and_revoking_the_user_end_sessions_with_the_reason(
     signed_out, row_id = _begin(engine, person)
     other, _ = _begin(engine, person)
     with engine.begin() as conn:
-        sessions.sign_out(conn, row_id, T0 + timedelta(minutes=1))
+        sessions.sign_out(conn, row_id, person, T0 + timedelta(minutes=1))
     assert _resume(engine, signed_out, T0 + timedelta(minutes=2)) == (None, ENDED_SIGN_OUT)
     assert _resume(engine, other, T0 + timedelta(minutes=2))[0] == person
     with engine.begin() as conn:

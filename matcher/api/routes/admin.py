@@ -19,6 +19,7 @@ from matcher.core.vocabulary import Role
 from matcher.store.companies import Company
 from matcher.store.database import MAX_ROW_ID, utcnow
 from matcher.store.sessions import StoredSession
+from matcher.store.tokens import MachineToken
 from matcher.store.users import User
 
 __all__ = ["router"]
@@ -173,3 +174,82 @@ def post_end_session(
 ) -> SessionOut:
     """End a web session at once: its cookie opens nothing from now on."""
     return SessionOut.of(actions.end_session(conn, admin, utcnow(), session_id))
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(
+        min_length=1, max_length=100, description="what the token is for, e.g. 'nightly upload'"
+    )
+    days: int = Field(default=90, ge=1, le=actions.MAX_TOKEN_DAYS, description="valid this long")
+
+
+class RotateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    overlap_days: int = Field(
+        default=7,
+        ge=0,
+        le=actions.MAX_TOKEN_OVERLAP_DAYS,
+        description="the old token still works this long (switch the script meanwhile)",
+    )
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    replaced_by: int | None
+
+    @classmethod
+    def of(cls, token: MachineToken) -> TokenOut:
+        return cls(
+            id=token.id,
+            name=token.name,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            last_used_at=token.last_used_at,
+            revoked_at=token.revoked_at,
+            replaced_by=token.replaced_by,
+        )
+
+
+class NewTokenOut(TokenOut):
+    token: str = Field(description="The bearer token; shown only in this response")
+
+
+TokenId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
+
+@router.post("/users/{name}/tokens", status_code=status.HTTP_201_CREATED)
+def post_token(name: str, body: TokenIn, admin: PeopleAdmin, conn: Conn) -> NewTokenOut:
+    """A machine token for a script or the connector's upload: it acts as the user ``name``
+    (their role and company) until it expires."""
+    token, secret = actions.add_token(conn, admin, utcnow(), name, body.name, body.days)
+    return NewTokenOut(**TokenOut.of(token).model_dump(), token=secret)
+
+
+@router.get("/users/{name}/tokens")
+def get_tokens(name: str, admin: PeopleAdmin, conn: Conn) -> list[TokenOut]:
+    """A user's machine tokens, newest first, with when each was last used."""
+    _user, found = actions.list_tokens(conn, admin, utcnow(), name)
+    return [TokenOut.of(t) for t in found]
+
+
+@router.post("/tokens/{token_id}/rotate", status_code=status.HTTP_201_CREATED)
+def post_rotate_token(
+    token_id: TokenId, admin: PeopleAdmin, conn: Conn, body: RotateIn | None = None
+) -> NewTokenOut:
+    """A successor with the same name and lifetime; the old token works ``overlap_days``
+    more, so the script can switch without downtime."""
+    overlap = (body or RotateIn()).overlap_days
+    token, secret = actions.rotate_token(conn, admin, utcnow(), token_id, overlap)
+    return NewTokenOut(**TokenOut.of(token).model_dump(), token=secret)
+
+
+@router.post("/tokens/{token_id}/revoke")
+def post_revoke_token(token_id: TokenId, admin: PeopleAdmin, conn: Conn) -> TokenOut:
+    """Stop one machine token at once."""
+    return TokenOut.of(actions.revoke_token(conn, admin, utcnow(), token_id))
