@@ -66,19 +66,17 @@ def _values(claim: Any) -> list[str]:
     return []
 
 
+def _first_mapped(claim: Any, mapping: Mapping[str, str]) -> str | None:
+    """What the first of the claim's values that ``mapping`` knows maps to."""
+    return next((mapping[v] for v in _values(claim) if v in mapping), None)
+
+
 def map_claims(issuer: OpenIdIssuer, claims: Mapping[str, Any]) -> Mapped | str:
     """The mapped person, or why not (``no-subject``, ``no-company``, ``no-role``)."""
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > 255:
         return "no-subject"
-    role = next(
-        (
-            issuer.role_map[v]
-            for v in _values(claims.get(issuer.role_claim))
-            if v in issuer.role_map
-        ),
-        None,
-    )
+    role = _first_mapped(claims.get(issuer.role_claim), issuer.role_map)
     if role is None:
         return "no-role"
     company: str | None
@@ -88,14 +86,7 @@ def map_claims(issuer: OpenIdIssuer, claims: Mapping[str, Any]) -> Mapped | str:
         company = issuer.company
     else:
         assert issuer.company_claim is not None
-        company = next(
-            (
-                issuer.company_map[v]
-                for v in _values(claims.get(issuer.company_claim))
-                if v in issuer.company_map
-            ),
-            None,
-        )
+        company = _first_mapped(claims.get(issuer.company_claim), issuer.company_map)
         if company is None:
             return "no-company"
     shown = claims.get(issuer.name_claim)
