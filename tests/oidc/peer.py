@@ -14,6 +14,7 @@ needed; :func:`require_node` skips, saying why, when they are missing.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -38,18 +39,23 @@ from demo.server import free_port
 __all__ = ["OpenIdPeer", "TamperProxy", "new_key", "require_node", "running_peer", "tamper_proxy"]
 
 HERE = Path(__file__).parent
+# Set by .ci/run: there the provider must run, a skip would hide that it did not.
+REQUIRE_ENV = "CROSSCHECK_REQUIRE_TEST_PEERS"
 PROVIDER = HERE / "provider.mjs"
 
 
 def require_node() -> str:
+    """The node binary; skips (fails in CI, which must run these tests) when it is missing."""
+    missing = pytest.fail if os.environ.get(REQUIRE_ENV) == "1" else pytest.skip
     node = shutil.which("node")
     if node is None:
-        pytest.skip("Node.js is not installed: the OpenID Provider of these tests runs on it")
+        missing("Node.js is not installed: the OpenID Provider of these tests runs on it")
     if not (HERE / "node_modules" / "oidc-provider").is_dir():
-        pytest.skip(
+        missing(
             "tests/oidc/node_modules is missing: run `npm ci --prefix tests/oidc` "
             "(`make test` and .ci/run do it)"
         )
+    assert node is not None
     return node
 
 
