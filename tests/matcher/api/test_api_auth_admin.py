@@ -30,8 +30,9 @@ ROUTES = [
 # Which roles each route admits; every other role gets 403.
 ADMITS = {
     "/v1/companies": {"admin"},
-    "/v1/users": {"admin"},
-    "/v1/users/x/revoke": {"admin"},
+    # company administrators too, for their own company's people (test_company_admin.py)
+    "/v1/users": {"admin", "company_admin"},
+    "/v1/users/x/revoke": {"admin", "company_admin"},
     "/v1/extracts": {"admin", "data_officer"},
     "/v1/extracts/x": {"admin", "data_officer"},
     "/v1/runs": {"admin"},
