@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 REFRESH_PURPOSE = "crosscheck web session refresh token"
+ENDED_ROLE_CHANGED = "role-changed"
 
 
 @dataclass(frozen=True)
@@ -222,17 +223,29 @@ def recheck(
         try:
             if token is None:
                 raise OpenIdRefused("provider-ended", "the stored refresh token does not open")
-            fresh = provider.recheck(token, "")
+            fresh, claims = provider.recheck(token, "")
         except OpenIdRefused as refused:
             if refused.reason == "provider-unreachable":
                 return True  # the provider is down, not saying no: try again at the next page
             reason = refused.reason
         else:
-            with engine.begin() as conn:
-                sessions.set_checked(conn, row.id, seal_secret(secret, REFRESH_PURPOSE, fresh), now)
-            return True
+            mapped = None if claims is None else map_claims(provider.issuer, claims)
+            changed = mapped is not None and (
+                not isinstance(mapped, Mapped)
+                or mapped.subject != user.subject
+                or (mapped.role, mapped.company_id) != (user.role, user.company_id)
+            )
+            if not changed:
+                with engine.begin() as conn:
+                    sealed = seal_secret(secret, REFRESH_PURPOSE, fresh)
+                    sessions.set_checked(conn, row.id, sealed, now)
+                return True
+            # A role taken away (or changed) at the provider ends the session at once; the
+            # next sign-in gives the person what the provider says now.
+            reason = ENDED_ROLE_CHANGED
     with engine.begin() as conn:
-        sessions.end_session(conn, row.id, now, sessions.ENDED_PROVIDER)
+        ended = ENDED_ROLE_CHANGED if reason == ENDED_ROLE_CHANGED else sessions.ENDED_PROVIDER
+        sessions.end_session(conn, row.id, now, ended)
         record(
             conn,
             Actor(str(user.id), user.role, user.company_id),

@@ -228,8 +228,10 @@ class Provider:
         refresh = tokens.get("refresh_token")
         return SignedIn(claims, refresh if isinstance(refresh, str) else None)
 
-    def check_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
-        """The ID token's claims, if it is this provider's, for this client and this sign-in."""
+    def check_id_token(self, id_token: str, nonce: str | None) -> dict[str, Any]:
+        """The ID token's claims, if it is this provider's, for this client and this sign-in.
+        ``nonce`` None: a token from a refresh, which carries none (Core 12.2) and no new
+        authentication (the second factor was checked at the sign-in)."""
         try:
             header = jws.extract_compact(id_token.encode("ascii")).protected
         except (JoseError, ValueError, UnicodeError) as exc:
@@ -268,6 +270,8 @@ class Provider:
         several = isinstance(audience, list) and len(audience) > 1
         if several and claims.get("azp") != issuer.client_id:
             raise OpenIdRefused("id-token-audience", "the ID token is for another party")
+        if nonce is None:
+            return claims
         token_nonce = claims.get("nonce")
         if not isinstance(token_nonce, str) or not hmac.compare_digest(
             token_nonce.encode(), nonce.encode()
@@ -291,9 +295,10 @@ class Provider:
             "second-factor-missing", "the sign-in at the provider used no second factor"
         )
 
-    def recheck(self, refresh_token: str, redirect_uri: str) -> str:
+    def recheck(self, refresh_token: str, redirect_uri: str) -> tuple[str, dict[str, Any] | None]:
         """Ask the provider whether the person is still there (a refresh-token grant): the
-        refresh token to keep (rotated or the same). Refused: the provider said no."""
+        refresh token to keep (rotated or the same), and the claims of the fresh ID token if
+        the provider sent one (their groups now). Refused: the provider said no."""
         token_endpoint = self._endpoint("token_endpoint")
         try:
             with self._client(redirect_uri) as client:
@@ -305,7 +310,11 @@ class Provider:
         except (httpx.HTTPError, ValueError) as exc:
             raise OpenIdRefused("provider-unreachable", "the provider could not be asked") from exc
         fresh = tokens.get("refresh_token")
-        return fresh if isinstance(fresh, str) else refresh_token
+        id_token = tokens.get("id_token")
+        claims = self.check_id_token(id_token, None) if isinstance(id_token, str) else None
+        if claims is not None and claims.get("sub") is None:
+            claims = None
+        return (fresh if isinstance(fresh, str) else refresh_token), claims
 
 
 class Providers:

@@ -73,7 +73,7 @@ def _accounts() -> dict[str, dict[str, Any]]:
     found["auditor-central"] = _account("auditor-central", "auditor", None)
     found["admin-central"] = _account("admin-central", "admin", None)
     found["stranger"] = {"preferred_username": "stranger", "groups": ["somewhere-else"]}
-    for spare in ("leaver", "revoked", "mover", "rotator", "forger", "ended"):
+    for spare in ("leaver", "revoked", "mover", "rotator", "forger", "ended", "demoted"):
         found[spare] = _account(spare, "investigator", "linbo")
     return found
 
@@ -319,6 +319,22 @@ def test_a_person_removed_at_the_provider_is_signed_out_here(
     expect(page).to_have_url(re.compile("/web/sign-in"))
     ended = [e for e in _entries(site, "session.end") if e["object"].get("subject") == "leaver"]
     assert [e["outcome"]["reason"] for e in ended] == ["provider-ended"]
+
+
+def test_a_role_taken_away_at_the_provider_ends_the_open_session(
+    page: Page, oidc: tuple[Site, OpenIdPeer, TamperProxy]
+) -> None:
+    site, peer, _ = oidc
+    _sign_in(page, "demoted")
+    _signed_in(page, "/web/queue")
+    peer.put_account("demoted", {"preferred_username": "demoted", "groups": [], "company": "linbo"})
+    time.sleep(1.2)
+    page.goto("/web/queue")
+    expect(page).to_have_url(re.compile("/web/sign-in"))
+    ended = [e for e in _entries(site, "session.end") if e["object"].get("subject") == "demoted"]
+    assert [e["outcome"]["reason"] for e in ended] == ["role-changed"]
+    _sign_in(page, "demoted")  # and signing in again finds no role
+    expect(page.get_by_role("alert")).to_contain_text("has not given you access")
 
 
 def test_a_person_revoked_here_is_signed_out_and_can_not_sign_in_again(
