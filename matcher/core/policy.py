@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal, cast
 
 from matcher.core.limits import COMPANY_ID
+from matcher.core.vocabulary import ROLES as VOCABULARY_ROLES
 from matcher.core.matching.rules import RuleError, RuleSet, policy_digest, rules_from_policy
 from matcher.errors import MatcherError
 
@@ -44,9 +45,8 @@ ApprovalSide = Literal["own", "counterpart", "any"]
 
 STATUSES: Final = ("draft", "active", "retired")
 APPROVAL_SIDES: Final = ("own", "counterpart", "any")
-# The matcher's user roles. The core may not import the store, so this mirrors
-# matcher.store.tables.ROLES; tests/matcher/test_policy.py fails if the two drift apart.
-ROLES: Final = ("admin", "data_officer", "investigator", "approver", "auditor")
+# The matcher's user roles (the core's vocabulary, which the store re-exports).
+ROLES: Final = VOCABULARY_ROLES
 # Only people who work hits may request or approve: an admin or auditor reading personal data
 # would defeat the separation of duties (auditors verify the log and must see no personal data).
 REQUEST_ROLES: Final = ("investigator", "approver")
