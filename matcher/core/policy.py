@@ -21,8 +21,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal, cast
 
 from matcher.core.limits import COMPANY_ID
-from matcher.core.vocabulary import ROLES as VOCABULARY_ROLES
 from matcher.core.matching.rules import RuleError, RuleSet, policy_digest, rules_from_policy
+from matcher.core.vocabulary import ROLES as VOCABULARY_ROLES
 from matcher.errors import MatcherError
 
 __all__ = [
