@@ -161,8 +161,9 @@ def end_session(conn: Connection, who: Who, now: datetime, session_id: int) -> S
     owner = None if row is None else users.get_user(conn, row.user_id)
     if owner is None:
         raise NotFound(f"no session {session_id}")
+    assert row is not None
     _within(who, owner)
-    return web_sessions.end_by_admin(conn, who, session_id, now)
+    return web_sessions.end_by_admin(conn, who, row, now)
 
 
 MAX_TOKEN_DAYS = 366

@@ -149,14 +149,13 @@ def sign_in(
         )
     user = users.user_for_identity(conn, issuer.name, mapped.subject)
     if user is not None and not user.active:
-        actor = Actor(str(user.id), user.role, user.company_id)
         return refuse(
             conn,
             issuer.name,
             "user-revoked",
             now,
             route,
-            actor=actor,
+            actor=user.actor,
             subject=mapped.subject,
             secret=secret,
         )
@@ -248,7 +247,7 @@ def recheck(
         sessions.end_session(conn, row.id, now, ended)
         record(
             conn,
-            Actor(str(user.id), user.role, user.company_id),
+            user.actor,
             AuditAction.SESSION_END,
             now,
             _identity(secret, user.issuer, user.subject or ""),

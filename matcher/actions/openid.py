@@ -23,7 +23,7 @@ import secrets
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -330,6 +330,3 @@ class Providers:
 
     def get(self, name: str) -> Provider | None:
         return self._providers.get(name)
-
-    def __iter__(self) -> Iterator[Provider]:
-        return iter(self._providers.values())

@@ -18,7 +18,6 @@ from matcher.actions.entries import record
 from matcher.actions.principal import Principal
 from matcher.core.audit import Actor
 from matcher.core.vocabulary import AuditAction
-from matcher.errors import NotFound
 from matcher.store import sessions as store
 from matcher.store.sessions import (
     ENDED_ABSOLUTE,
@@ -30,7 +29,7 @@ from matcher.store.sessions import (
 )
 from matcher.store.users import get_user
 
-__all__ = ["Limits", "begin", "end", "end_by_admin", "of_user", "resume", "sign_out", "touch"]
+__all__ = ["Limits", "begin", "end", "end_by_admin", "resume", "sign_out", "touch"]
 
 
 @dataclass(frozen=True)
@@ -92,10 +91,9 @@ def sign_out(conn: Connection, row_id: int, user_id: int | None, now: datetime) 
     store.end_session(conn, row_id, now, ENDED_SIGN_OUT)
     user = None if user_id is None else get_user(conn, user_id)
     if user is not None:
-        actor = Actor(str(user.id), user.role, user.company_id)
         record(
             conn,
-            actor,
+            user.actor,
             AuditAction.SESSION_END,
             now,
             {"session": str(row_id)},
@@ -104,26 +102,19 @@ def sign_out(conn: Connection, row_id: int, user_id: int | None, now: datetime) 
 
 
 def end_by_admin(
-    conn: Connection, who: Principal | Actor, row_id: int, now: datetime
+    conn: Connection, who: Principal | Actor, row: StoredSession, now: datetime
 ) -> StoredSession:
-    """An admin ends one of someone's sessions (NotFound when there is no such session)."""
-    row = store.session_by_id(conn, row_id)
-    if row is None:
-        raise NotFound(f"no session {row_id}")
-    store.end_session(conn, row_id, now, ENDED_ADMIN)
+    """An admin ends one of someone's sessions; returns it as ended (an ended one keeps its
+    first end)."""
+    store.end_session(conn, row.id, now, ENDED_ADMIN)
     record(
         conn,
         who,
         AuditAction.SESSION_END,
         now,
-        {"session": str(row_id), "user": str(row.user_id)},
+        {"session": str(row.id), "user": str(row.user_id)},
         reason=ENDED_ADMIN,
     )
-    ended = store.session_by_id(conn, row_id)
+    ended = store.session_by_id(conn, row.id)
     assert ended is not None
     return ended
-
-
-def of_user(conn: Connection, user_id: int) -> list[StoredSession]:
-    """A user's sessions, newest first, for the admin page."""
-    return store.user_sessions(conn, user_id)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
+from matcher.core.audit import Actor
 from matcher.crypto import api_token_hash, api_token_hashes_equal, new_api_token
 from matcher.errors import ConflictError, InvalidInput, NotFound
 from matcher.store import tokens
@@ -47,6 +48,11 @@ class User:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def actor(self) -> Actor:
+        """Who the audit log names for this user: the opaque id, never the name."""
+        return Actor(str(self.id), self.role, self.company_id)
 
 
 def _user(row: Any) -> User:

@@ -15,7 +15,7 @@ not send the session cookie (SameSite=Strict) along a redirect chain that began 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -134,25 +134,22 @@ def callback(
         except OpenIdRefused as refused:
             reason = refused.reason
     next_page = "" if pending is None else pending.next
+    if signed_in is None:
+        with state.engine.begin() as conn:
+            identity.refuse(conn, issuer, reason, now, _ROUTE)
+        return _refused_page(request, reason, next_page)
     session = current_session(request)
     csrf = new_csrf()
     with state.engine.begin() as conn:
-        if signed_in is None:
-            identity.refuse(conn, issuer, reason, now, _ROUTE)
-            person: Any = None
-        else:
-            person = identity.sign_in(
-                conn, provider.issuer, signed_in.claims, now, _ROUTE, secret=state.source_secret
-            )
-            if not isinstance(person, Refused):
-                refresh = identity.seal_refresh(state.source_secret, signed_in.refresh_token)
-                session_id, row = sessions.begin(
-                    conn, person.user_id, session.language, csrf, now, refresh_token=refresh
-                )
-    if signed_in is None:
-        return _refused_page(request, reason, next_page)
-    if isinstance(person, Refused):
-        return _refused_page(request, person.slug, next_page)
+        person = identity.sign_in(
+            conn, provider.issuer, signed_in.claims, now, _ROUTE, secret=state.source_secret
+        )
+        if isinstance(person, Refused):
+            return _refused_page(request, person.slug, next_page)
+        refresh = identity.seal_refresh(state.source_secret, signed_in.refresh_token)
+        session_id, row = sessions.begin(
+            conn, person.user_id, session.language, csrf, now, refresh_token=refresh
+        )
     session.sign_in(person.user_id, row.id, session_id, csrf)
     answer = render(request, "signed_in.html", {"target": next_page or home_for(person.role)})
     answer.delete_cookie(PENDING_COOKIE, path=PENDING_PATH)
